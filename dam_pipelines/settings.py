@@ -20,6 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_PSEUDONYM_KEY = "dam-dev-key-NOT-FOR-PRODUCTION"
 
 
+_warned_dev_key = False
+
+
 class ConfigError(ValueError):
     """The environment does not describe a usable dam configuration."""
 
@@ -81,13 +84,18 @@ def _int(env: dict[str, str], name: str, default: int, lo: int = 1) -> int:
     return value
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    env: dict[str, str] | None = None, overrides: dict[str, str] | None = None
+) -> Settings:
     """Build the settings from ``env`` (default: the process environment).
+
+    ``overrides`` (non-empty values only) win over ``env``: resources and tests use them.
 
     Raises :class:`ConfigError` with a readable message on anything unusable, including a
     production environment (``DAM_ENV=prod``) without a real pseudonymization key.
     """
     env = dict(os.environ if env is None else env)
+    env.update({k: v for k, v in (overrides or {}).items() if v})
     dam_env = env.get("DAM_ENV", "dev").strip().lower() or "dev"
     if dam_env not in {"dev", "test", "prod"}:
         raise ConfigError(f"DAM_ENV={dam_env!r} must be one of dev, test, prod")
@@ -123,7 +131,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             landing_days=_int(env, "DAM_RETENTION_LANDING_DAYS", 30),
         ),
     )
-    if settings.uses_dev_key:
+    global _warned_dev_key
+    if settings.uses_dev_key and not _warned_dev_key:
+        _warned_dev_key = True
         log.warning(
             "!!! DAM_PSEUDONYM_KEY is not set: using the DEVELOPMENT pseudonymization key. "
             "gcids made with it are NOT protected; never use it with real data (DAM_ENV=prod refuses it). !!!"

@@ -1,0 +1,23 @@
+"""The dam's Dagster definitions: collect the layers, apply global policies."""
+
+import dagster as dg
+
+from dam_pipelines.defs.audit.assets import audit_assets
+from dam_pipelines.defs.bronze.assets import bronze_assets
+from dam_pipelines.defs.bronze.sensors import landing_zone_sensor
+from dam_pipelines.defs.jobs import ingest_job, nightly_job
+from dam_pipelines.defs.resources import DamResource
+from dam_pipelines.defs.schedules import nightly_schedule
+
+
+def build_definitions(dam: DamResource | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*bronze_assets, *audit_assets],
+        jobs=[nightly_job, ingest_job],
+        schedules=[nightly_schedule],
+        sensors=[landing_zone_sensor],
+        resources={"dam": dam or DamResource()},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,12 @@
+"""The nightly partitions: one per business date D (Asia/Seoul).
+
+Partition D means "the night of D": ingest every ready batch dated on or before D (late and
+out-of-order batches included), then publish as of D.
+"""
+
+import dagster as dg
+
+PARTITION_START = "2020-01-01"
+TIMEZONE = "Asia/Seoul"
+
+daily = dg.DailyPartitionsDefinition(start_date=PARTITION_START, timezone=TIMEZONE, end_offset=1)

@@ -1,0 +1,303 @@
+"""Landing discovery, the batch ledger (``audit/batches``) and bronze/quarantine writes.
+
+For one feed and a night D: every ready batch (manifest present) with business_date <= D is
+looked at once per sighting (manifest bytes + mtime). A new revision is validated and, when
+accepted, replaces its business-date partition in bronze atomically; the earlier revision is
+marked REPLACED. Re-deliveries of a loaded revision are SKIPPED, stale lower revisions are
+REPLACED on arrival, rejected batches are logged with their reason. The ledger is merged after
+the bronze writes, so a crash in between only makes the next run redo idempotent writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.landing import MANIFEST
+from dam_pipelines.lib.registry import Feed, Role
+from dam_pipelines.lib.validate import BatchRejected, bronze_schema, quarantine_schema, validate_batch
+from dam_pipelines.settings import Settings
+
+BATCHES = ("audit", "batches")
+QUARANTINE = ("audit", "quarantine")
+LEDGER_KEY = ("affiliate", "feed", "business_date", "revision")
+
+LOADED, REJECTED, SKIPPED, REPLACED = "LOADED", "REJECTED", "SKIPPED", "REPLACED"
+
+BATCHES_SCHEMA: dict[str, pl.DataType] = {
+    "affiliate": pl.Utf8(),
+    "feed": pl.Utf8(),
+    "business_date": pl.Utf8(),
+    "revision": pl.Int64(),
+    "status": pl.Utf8(),
+    "reason": pl.Utf8(),
+    "detail": pl.Utf8(),
+    "rows_read": pl.Int64(),
+    "rows_loaded": pl.Int64(),
+    "rows_quarantined": pl.Int64(),
+    "rows_suppressed": pl.Int64(),
+    "batch_id": pl.Utf8(),
+    "format": pl.Utf8(),
+    "encoding": pl.Utf8(),
+    "manifest_sha256": pl.Utf8(),
+    "manifest_mtime_ns": pl.Int64(),
+    "dropped_columns": pl.Utf8(),
+    "event_date_min": pl.Date(),
+    "event_date_max": pl.Date(),
+    "first_seen_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
+    "run_id": pl.Utf8(),
+}
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+#: A hook that removes rows the dam must not (re)load, e.g. erased customers (contract §5).
+#: Gets the feed, the batch's business date and the validated rows; returns the rows to keep.
+Suppressor = Callable[[Feed, str, pl.DataFrame], pl.DataFrame]
+
+
+@dataclass
+class BatchOutcome:
+    affiliate: str
+    feed: str
+    business_date: str
+    revision: int
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    rows_read: int | None = None
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_suppressed: int = 0
+
+
+@dataclass
+class FeedReport:
+    feed: Feed
+    up_to: str
+    outcomes: list[BatchOutcome] = field(default_factory=list)
+    bronze_version: int | None = None
+    quarantine_version: int | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(o.rows_loaded for o in self.outcomes if o.status == LOADED)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(o.rows_quarantined for o in self.outcomes if o.status == LOADED)
+
+
+def stats_columns(feed: Feed) -> list[str]:
+    """Bronze columns whose min/max may enter the Delta log: nothing that keys a person."""
+    hidden = {Role.DIRECT, Role.PAN, Role.CUSTOMER_KEY, Role.RECORD_KEY}
+    cols = [c for c in bronze_schema(feed) if c != "gcid"]
+    by_name = {c.name: c for c in feed.columns}
+    return [c for c in cols if c not in by_name or by_name[c].role not in hidden]
+
+
+QUARANTINE_STATS = ["affiliate", "feed", "business_date", "revision", "row_number", "column", "reason"]
+
+
+def ready_batches(landing: Path, feed: Feed, up_to: str) -> list[Path]:
+    """Batch folders of ``feed`` holding a manifest, dated on or before ``up_to``, oldest first.
+
+    Folders whose name is not a date are returned too (they are rejected and logged, never
+    silently ignored).
+    """
+    root = landing / feed.affiliate / feed.name
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        if not folder.is_dir() or not (folder / MANIFEST).is_file():
+            continue
+        if _DATE_RE.match(folder.name) and folder.name > up_to:
+            continue
+        found.append(folder)
+    return sorted(found, key=lambda p: p.name)
+
+
+def manifest_fingerprint(folder: Path) -> tuple[str, int]:
+    path = folder / MANIFEST
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def unseen_batches(
+    landing: Path, feed: Feed, up_to: str, ledger: pl.DataFrame
+) -> list[tuple[Path, str]]:
+    """Ready batches whose current manifest sighting is not in the ledger (for the sensor)."""
+    seen = set(
+        ledger.filter((pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name))
+        .select(pl.concat_str("manifest_sha256", pl.col("manifest_mtime_ns").cast(pl.Utf8), separator=":"))
+        .to_series()
+        .to_list()
+    )
+    out = []
+    for folder in ready_batches(landing, feed, up_to):
+        sha, mtime = manifest_fingerprint(folder)
+        if f"{sha}:{mtime}" not in seen:
+            out.append((folder, f"{sha}:{mtime}"))
+    return out
+
+
+def _loose_revision(raw: bytes) -> int:
+    """The manifest's revision if it is readable, else 0 (used to key the ledger row)."""
+    try:
+        rev = json.loads(raw.decode("utf-8")).get("revision")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return 0
+    return rev if isinstance(rev, int) and not isinstance(rev, bool) and rev >= 1 else 0
+
+
+def read_ledger(settings: Settings, feed: Feed | None = None) -> pl.DataFrame:
+    df = delta.read(settings.table_path(*BATCHES))
+    if df is None:
+        return pl.DataFrame(schema=BATCHES_SCHEMA)
+    if feed is not None:
+        df = df.filter((pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name))
+    return df
+
+
+def _ledger_row(
+    o: BatchOutcome, *, fp: tuple[str, int], run_id: str, now: datetime, extra: dict[str, Any]
+) -> dict[str, Any]:
+    row = {k: None for k in BATCHES_SCHEMA}
+    row.update(
+        affiliate=o.affiliate, feed=o.feed, business_date=o.business_date, revision=o.revision,
+        status=o.status, reason=o.reason, detail=o.detail, rows_read=o.rows_read,
+        rows_loaded=o.rows_loaded, rows_quarantined=o.rows_quarantined,
+        rows_suppressed=o.rows_suppressed,
+        batch_id=f"{o.affiliate}/{o.feed}/{o.business_date}/r{o.revision}",
+        manifest_sha256=fp[0], manifest_mtime_ns=fp[1], first_seen_at=now, updated_at=now,
+        run_id=run_id,
+    )
+    row.update(extra)
+    return row
+
+
+def ingest_feed(
+    settings: Settings,
+    feed: Feed,
+    up_to: date | str,
+    *,
+    run_id: str,
+    now: datetime,
+    suppress: Suppressor | None = None,
+    log: Callable[[str], None] | None = None,
+) -> FeedReport:
+    """Ingest every ready, not yet seen batch of ``feed`` dated on or before ``up_to``."""
+    up_to = str(up_to)
+    say = log or (lambda _msg: None)
+    report = FeedReport(feed, up_to)
+    ledger = {
+        (r["business_date"], r["revision"]): r for r in read_ledger(settings, feed).to_dicts()
+    }
+    bronze_path = settings.table_path("bronze", feed.affiliate, feed.name)
+    quarantine_path = settings.table_path(*QUARANTINE)
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+
+    for folder in ready_batches(settings.landing_dir, feed, up_to):
+        bdate = folder.name
+        raw = (folder / MANIFEST).read_bytes()
+        fp = manifest_fingerprint(folder)
+        rev = _loose_revision(raw)
+        prev = rows.get((bdate, rev)) or ledger.get((bdate, rev))
+        if prev is not None and (prev["manifest_sha256"], prev["manifest_mtime_ns"]) == fp:
+            continue  # this exact sighting was handled by an earlier run
+        current = {**ledger, **rows}
+        loaded_revs = [
+            r for (d, r), row in current.items() if d == bdate and row["status"] in (LOADED, SKIPPED)
+        ]
+        loaded_rev = max(loaded_revs) if loaded_revs else None
+        base = dict(affiliate=feed.affiliate, feed=feed.name, business_date=bdate, revision=rev)
+
+        if prev is not None and prev["status"] in (LOADED, SKIPPED, REPLACED):
+            # Same key and revision delivered again: a no-op, logged.
+            status = REPLACED if prev["status"] == REPLACED else SKIPPED
+            updated = {**prev, "status": status, "manifest_sha256": fp[0],
+                       "manifest_mtime_ns": fp[1], "updated_at": now, "run_id": run_id}
+            rows[(bdate, rev)] = updated
+            report.outcomes.append(BatchOutcome(**base, status=status, rows_read=prev["rows_read"],
+                                                rows_loaded=prev["rows_loaded"] or 0,
+                                                rows_quarantined=prev["rows_quarantined"] or 0))
+            say(f"{feed.id} {bdate} r{rev}: re-delivered, {status.lower()}")
+            continue
+        if loaded_rev is not None and rev < loaded_rev:
+            o = BatchOutcome(**base, status=REPLACED,
+                             detail=f"revision {rev} arrived after revision {loaded_rev} was loaded")
+            rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now, extra={})
+            report.outcomes.append(o)
+            say(f"{feed.id} {bdate} r{rev}: superseded by r{loaded_rev}")
+            continue
+
+        try:
+            vb = validate_batch(folder, feed, bdate, pseudonym_key=settings.pseudonym_key,
+                                bad_row_threshold=settings.bad_row_threshold, ingested_at=now)
+        except BatchRejected as rej:
+            o = BatchOutcome(**base, status=REJECTED, reason=rej.reason, detail=rej.detail,
+                             rows_read=getattr(rej, "rows_read", None))
+            first = prev["first_seen_at"] if prev else now
+            rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now,
+                                             extra={"first_seen_at": first})
+            report.outcomes.append(o)
+            say(f"{feed.id} {bdate} r{rev}: REJECTED {rej.reason}: {rej.detail}")
+            continue
+
+        loaded = vb.loaded
+        suppressed = 0
+        if suppress is not None:
+            kept = suppress(feed, bdate, loaded)
+            suppressed = loaded.height - kept.height
+            loaded = kept
+        report.bronze_version = delta.replace_where(
+            bronze_path, loaded, f"business_date = {delta.sql_literal(bdate)}",
+            partition_by=["business_date"],
+            configuration=delta.table_config(stats_columns(feed)),
+            metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
+        )
+        q = vb.quarantine.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"))
+        q = q.select([pl.col(c).cast(t) if c in q.columns else pl.lit(None, t).alias(c)
+                      for c, t in quarantine_schema().items()])
+        report.quarantine_version = delta.replace_where(
+            quarantine_path, q,
+            " AND ".join([
+                f"affiliate = {delta.sql_literal(feed.affiliate)}",
+                f"feed = {delta.sql_literal(feed.name)}",
+                f"business_date = {delta.sql_literal(bdate)}",
+                f"revision = {rev}",
+            ]),
+            configuration=delta.table_config(QUARANTINE_STATS),
+        )
+        o = BatchOutcome(**base, status=LOADED, rows_read=vb.rows_read, rows_loaded=loaded.height,
+                         rows_quarantined=vb.bad_rows, rows_suppressed=suppressed)
+        rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now, extra={
+            "format": vb.manifest.format, "encoding": vb.manifest.encoding,
+            "dropped_columns": ",".join(vb.dropped_columns) or None,
+            "event_date_min": vb.event_date_min, "event_date_max": vb.event_date_max,
+            "first_seen_at": prev["first_seen_at"] if prev else now,
+        })
+        if loaded_rev is not None and loaded_rev != rev:
+            old = current[(bdate, loaded_rev)]
+            rows[(bdate, loaded_rev)] = {**old, "status": REPLACED, "updated_at": now, "run_id": run_id,
+                                         "detail": f"replaced by revision {rev}"}
+        report.outcomes.append(o)
+        say(f"{feed.id} {bdate} r{rev}: loaded {loaded.height}, quarantined {vb.bad_rows} rows")
+
+    if rows:
+        df = pl.DataFrame(list(rows.values()), schema=BATCHES_SCHEMA, orient="row")
+        delta.upsert(settings.table_path(*BATCHES), df, LEDGER_KEY,
+                     configuration=delta.table_config(["business_date", "revision", "status"]))
+    return report

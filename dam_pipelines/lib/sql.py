@@ -1,0 +1,59 @@
+"""`dam sql`: DuckDB over every published Delta table, one view per table."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.tables import find_tables, view_name
+from dam_pipelines.settings import Settings
+
+
+def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view ``<layer>.<table>`` for each table of the warehouse."""
+    con = duckdb.connect()
+    for key, path in find_tables(warehouse).items():
+        schema, name = view_name(key)
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        lf = delta.scan(path)
+        assert lf is not None
+        # Arrow of the live files; DuckDB scans it lazily through the polars frame.
+        frame = lf.collect()
+        con.register(f"__{schema}_{name}", frame.to_arrow())
+        con.execute(f'CREATE VIEW "{schema}"."{name}" AS SELECT * FROM "__{schema}_{name}"')
+    return con
+
+
+def run_sql(
+    settings: Settings, query: str, *, fmt: str = "table", output: str | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
+    con = connect(settings.warehouse_dir)
+    try:
+        rel = con.sql(query)
+    except duckdb.Error as exc:
+        print(f"dam sql: {exc}", file=sys.stderr)
+        return 1
+    if rel is None:
+        return 0
+    df = rel.pl()
+    if fmt == "table":
+        import polars as pl
+
+        with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=70, tbl_width_chars=200):
+            out(str(df))
+    elif fmt == "csv":
+        if output:
+            df.write_csv(output)
+        else:
+            sys.stdout.write(df.write_csv())
+    else:
+        if not output:
+            print("dam sql: --format parquet needs --output FILE", file=sys.stderr)
+            return 2
+        df.write_parquet(output)
+    return 0
