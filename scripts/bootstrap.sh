@@ -20,5 +20,5 @@ else
 fi
 
 python_bin=$(command -v python3.11 || command -v python3)
-"$uv_bin" sync --frozen --python "$python_bin" --quiet
+"$uv_bin" sync --frozen --compile-bytecode --python "$python_bin" --quiet
 echo "bootstrap: environment ready in .venv ($(.venv/bin/python --version))" >&2

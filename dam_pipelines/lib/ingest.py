@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +24,12 @@ import polars as pl
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.landing import MANIFEST
 from dam_pipelines.lib.registry import Feed, Role
-from dam_pipelines.lib.validate import BatchRejected, bronze_schema, quarantine_schema, validate_batch
+from dam_pipelines.lib.validate import (
+    BatchRejected,
+    bronze_schema,
+    quarantine_schema,
+    validate_batch,
+)
 from dam_pipelines.settings import Settings
 
 BATCHES = ("audit", "batches")
@@ -108,6 +113,9 @@ def stats_columns(feed: Feed) -> list[str]:
     return [c for c in cols if c not in by_name or by_name[c].role not in hidden]
 
 
+#: Audit tables take many small commits: checkpoint often so opening them stays cheap.
+AUDIT_TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
+
 QUARANTINE_STATS = ["affiliate", "feed", "business_date", "revision", "row_number", "column", "reason"]
 
 
@@ -188,6 +196,57 @@ def _ledger_row(
     return row
 
 
+def ingest_feeds(
+    settings: Settings,
+    feeds: Sequence[Feed],
+    up_to: date | str,
+    *,
+    run_id: str,
+    now: datetime,
+    suppress: Suppressor | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, FeedReport]:
+    """Ingest every ready, not yet seen batch of ``feeds`` dated on or before ``up_to``.
+
+    The ledger is read once and merged once, and the quarantine is written in one commit, so a
+    night costs a few Delta commits on the audit tables whatever the number of batches.
+    """
+    up_to = str(up_to)
+    ledger = read_ledger(settings)
+    reports: dict[str, FeedReport] = {}
+    ledger_rows: list[dict[str, Any]] = []
+    quarantine: list[pl.DataFrame] = []
+    predicates: list[str] = []
+    for feed in feeds:
+        mine = ledger.filter((pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name))
+        report, rows, q = _ingest_one(
+            settings, feed, up_to, mine, run_id=run_id, now=now, suppress=suppress,
+            say=log or (lambda _msg: None),
+        )
+        reports[feed.id] = report
+        ledger_rows.extend(rows)
+        for frame, predicate in q:
+            quarantine.append(frame)
+            predicates.append(predicate)
+    if predicates:
+        version = delta.replace_where(
+            settings.table_path(*QUARANTINE), pl.concat(quarantine),
+            " OR ".join(f"({p})" for p in predicates),
+            configuration=delta.table_config(QUARANTINE_STATS, **AUDIT_TABLE_PROPERTIES),
+        )
+        for r in reports.values():
+            r.quarantine_version = version
+    if ledger_rows:
+        df = pl.DataFrame(ledger_rows, schema=BATCHES_SCHEMA, orient="row")
+        delta.upsert(
+            settings.table_path(*BATCHES), df, LEDGER_KEY,
+            configuration=delta.table_config(
+                ["business_date", "revision", "status"], **AUDIT_TABLE_PROPERTIES
+            ),
+        )
+    return reports
+
+
 def ingest_feed(
     settings: Settings,
     feed: Feed,
@@ -198,17 +257,37 @@ def ingest_feed(
     suppress: Suppressor | None = None,
     log: Callable[[str], None] | None = None,
 ) -> FeedReport:
-    """Ingest every ready, not yet seen batch of ``feed`` dated on or before ``up_to``."""
-    up_to = str(up_to)
-    say = log or (lambda _msg: None)
-    report = FeedReport(feed, up_to)
-    ledger = {
-        (r["business_date"], r["revision"]): r for r in read_ledger(settings, feed).to_dicts()
-    }
-    bronze_path = settings.table_path("bronze", feed.affiliate, feed.name)
-    quarantine_path = settings.table_path(*QUARANTINE)
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    """:func:`ingest_feeds` for one feed."""
+    return ingest_feeds(
+        settings, [feed], up_to, run_id=run_id, now=now, suppress=suppress, log=log
+    )[feed.id]
 
+
+def _batch_predicate(feed: Feed, bdate: str, rev: int) -> str:
+    return " AND ".join([
+        f"affiliate = {delta.sql_literal(feed.affiliate)}",
+        f"feed = {delta.sql_literal(feed.name)}",
+        f"business_date = {delta.sql_literal(bdate)}",
+        f"revision = {rev}",
+    ])
+
+
+def _ingest_one(
+    settings: Settings,
+    feed: Feed,
+    up_to: str,
+    ledger_df: pl.DataFrame,
+    *,
+    run_id: str,
+    now: datetime,
+    suppress: Suppressor | None,
+    say: Callable[[str], None],
+) -> tuple[FeedReport, list[dict[str, Any]], list[tuple[pl.DataFrame, str]]]:
+    report = FeedReport(feed, up_to)
+    ledger = {(r["business_date"], r["revision"]): r for r in ledger_df.to_dicts()}
+    bronze_path = settings.table_path("bronze", feed.affiliate, feed.name)
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    quarantine: list[tuple[pl.DataFrame, str]] = []
     for folder in ready_batches(settings.landing_dir, feed, up_to):
         bdate = folder.name
         raw = (folder / MANIFEST).read_bytes()
@@ -265,22 +344,15 @@ def ingest_feed(
         report.bronze_version = delta.replace_where(
             bronze_path, loaded, f"business_date = {delta.sql_literal(bdate)}",
             partition_by=["business_date"],
-            configuration=delta.table_config(stats_columns(feed)),
+            configuration=delta.table_config(stats_columns(feed), **{"delta.checkpointInterval": "20"}),
             metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
         )
         q = vb.quarantine.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"))
         q = q.select([pl.col(c).cast(t) if c in q.columns else pl.lit(None, t).alias(c)
                       for c, t in quarantine_schema().items()])
-        report.quarantine_version = delta.replace_where(
-            quarantine_path, q,
-            " AND ".join([
-                f"affiliate = {delta.sql_literal(feed.affiliate)}",
-                f"feed = {delta.sql_literal(feed.name)}",
-                f"business_date = {delta.sql_literal(bdate)}",
-                f"revision = {rev}",
-            ]),
-            configuration=delta.table_config(QUARANTINE_STATS),
-        )
+        if suppress is not None:
+            q = suppress(feed, bdate, q)
+        quarantine.append((q, _batch_predicate(feed, bdate, rev)))
         o = BatchOutcome(**base, status=LOADED, rows_read=vb.rows_read, rows_loaded=loaded.height,
                          rows_quarantined=vb.bad_rows, rows_suppressed=suppressed)
         rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now, extra={
@@ -296,8 +368,4 @@ def ingest_feed(
         report.outcomes.append(o)
         say(f"{feed.id} {bdate} r{rev}: loaded {loaded.height}, quarantined {vb.bad_rows} rows")
 
-    if rows:
-        df = pl.DataFrame(list(rows.values()), schema=BATCHES_SCHEMA, orient="row")
-        delta.upsert(settings.table_path(*BATCHES), df, LEDGER_KEY,
-                     configuration=delta.table_config(["business_date", "revision", "status"]))
-    return report
+    return report, list(rows.values()), quarantine
