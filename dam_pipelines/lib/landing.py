@@ -52,7 +52,7 @@ def control_sum(frames: Sequence[pl.DataFrame], column: str) -> int:
         s = df[column]
         if s.dtype != pl.Utf8:
             s = s.cast(pl.Utf8)
-        total += int(s.str.strip_chars().cast(pl.Int64, strict=False).fill_null(0).sum())
+        total += int(s.cast(pl.Int64, strict=False).fill_null(0).sum())
     return total
 
 

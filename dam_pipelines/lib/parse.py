@@ -1,0 +1,326 @@
+"""Reading a batch's data parts into all-string polars frames (contract §1, CSV dialect).
+
+csv: strict decoding in the declared encoding (UTF-8 with an optional BOM, or CP949), an exact
+RFC 4180 structure check (vectorized over the bytes with numpy), then polars' reader.
+parquet: any readable file; native values are rendered as the text the csv dialect would carry,
+so that one set of row checks serves both formats. An empty string is null in both.
+
+Problems raise ``BatchRejected("DECODE_ERROR", ...)`` naming the file, line and data row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dam_pipelines.lib.manifest import BatchRejected
+
+ROW_NUMBER = "_row_number"
+SOURCE_FILE = "_source_file"
+
+_BOM = b"\xef\xbb\xbf"
+_QUOTE, _COMMA, _LF, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One decoded data file."""
+
+    name: str
+    columns: tuple[str, ...]  # every column of the file (csv header / parquet schema), in order
+    frame: pl.DataFrame  # all Utf8; the columns asked for (all of them when none were named)
+    rows: int  # data rows (csv header excluded)
+
+
+def _decode_error(name: str, detail: str) -> BatchRejected:
+    return BatchRejected("DECODE_ERROR", f"{name}: {detail}")
+
+
+def decode_strict(data: bytes, encoding: str, name: str = "file") -> bytes:
+    """The csv bytes as UTF-8 without BOM, after a strict decode in ``encoding``.
+
+    ``encoding`` is ``utf-8`` (one leading BOM allowed) or ``cp949`` (Python's codec, strict).
+    """
+    if encoding == "utf-8":
+        body = data[len(_BOM) :] if data.startswith(_BOM) else data
+        codec = "utf-8"
+    elif encoding == "cp949":
+        body, codec = data, "cp949"
+    else:
+        raise ValueError(f"unsupported encoding {encoding!r}")
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (len(data) - len(body))
+        line = data.count(b"\n", 0, offset) + 1
+        raise _decode_error(
+            name, f"bytes invalid in {encoding} at byte offset {offset} (line {line})"
+        ) from None
+    return body if codec == "utf-8" else text.encode("utf-8")
+
+
+def _first(mask: np.ndarray, positions: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(positions[hits[0]]) if hits.size else None
+
+
+_AFTER_CLOSE = np.zeros(256, dtype=np.bool_)
+_AFTER_CLOSE[[_COMMA, _LF, _CR, _QUOTE]] = True
+_BEFORE_OPEN = np.zeros(256, dtype=np.bool_)
+_BEFORE_OPEN[[_COMMA, _LF, _QUOTE]] = True
+
+
+@dataclass(frozen=True)
+class _Layout:
+    ends: (
+        np.ndarray
+    )  # end offset of every record (its LF, or len(buf) for an unterminated last one)
+    fields: int  # fields per record (the header's)
+
+
+def check_csv_structure(buf: bytes, name: str = "file") -> _Layout:
+    """Check ``buf`` (UTF-8, no BOM, not empty) is well-formed RFC 4180 with a constant field count.
+
+    Exact: a quote opens a field only at its start, closes it only before a comma, a line end
+    or the end of the file, and is doubled inside; a CR outside quotes is part of a CRLF; every
+    record (the header included) has the header's number of fields, so a blank line is an error
+    (unless the file has one column). UTF-8 continuation bytes are never ASCII, so scanning
+    bytes is safe. Vectorized: only the positions of the four structural bytes are kept.
+    """
+    a = np.frombuffer(buf, dtype=np.uint8)
+    size = a.size
+    special = a == _COMMA
+    scratch = np.empty_like(special)
+    for byte in (_LF, _QUOTE, _CR):
+        if byte == _LF or buf.find(bytes([byte])) >= 0:  # most files have no quote and no CR
+            special |= np.equal(a, byte, out=scratch)
+    del scratch
+    pos = np.flatnonzero(special)
+    del special
+    kind = a[pos]
+    is_quote = kind == _QUOTE
+    problems: list[tuple[int, str]] = []
+    if is_quote.any():
+        quotes_before = np.cumsum(is_quote, dtype=np.int32 if is_quote.size < 2**31 else np.int64)
+        quotes_before -= is_quote
+        outside = (quotes_before & 1) == 0
+        quotes = pos[is_quote]
+        opening = outside[is_quote]  # an even number of quotes before it
+        opens, closes = quotes[opening], quotes[~opening]
+        if quotes.size % 2:
+            problems.append((int(opens[-1]), "a quoted field is never closed"))
+        after = closes + 1
+        bad_close = (after < size) & ~_AFTER_CLOSE[a[np.minimum(after, size - 1)]]
+        hit = _first(bad_close, closes)
+        if hit is not None:
+            problems.append(
+                (
+                    hit,
+                    "text follows a closing double quote (a quote inside a "
+                    "quoted field must be doubled)",
+                )
+            )
+        bad_open = (opens > 0) & ~_BEFORE_OPEN[a[np.maximum(opens - 1, 0)]]
+        hit = _first(bad_open, opens)
+        if hit is not None:
+            problems.append((hit, "a double quote inside an unquoted field"))
+        keep = outside & ~is_quote
+        pos, kind = pos[keep], kind[keep]
+    is_cr = kind == _CR
+    if is_cr.any():
+        crs = pos[is_cr]
+        follow = a[np.minimum(crs + 1, size - 1)]
+        hit = _first((crs + 1 >= size) | (follow != _LF), crs)
+        if hit is not None:
+            problems.append((hit, "a carriage return that is not part of a CRLF line end"))
+        pos, kind = pos[~is_cr], kind[~is_cr]
+
+    # Now only structural commas and line feeds remain, in order.
+    lf = np.flatnonzero(kind == _LF)
+    ends = pos[lf]
+    if lf.size == 0 or ends[-1] != size - 1:
+        lf = np.append(lf, kind.size)
+        ends = np.append(ends, size)
+    fields = np.diff(lf, prepend=-1)  # commas between line feeds + 1
+    expected = int(fields[0])
+    wrong = np.flatnonzero(fields != expected)
+    if wrong.size:
+        r = int(wrong[0])
+        start = int(ends[r - 1]) + 1
+        n = int(fields[r])
+        problems.append((start, f"has {n} field{'s' * (n != 1)}, the header has {expected} fields"))
+
+    if problems:
+        # The first record with a problem; a quoting problem explains a wrong field count.
+        record, _, pos, what = min(
+            (int(np.searchsorted(ends, p)), "fields" in w, p, w) for p, w in problems
+        )
+        line = buf.count(b"\n", 0, pos) + 1
+        where = "header" if record == 0 else f"data row {record}"
+        raise _decode_error(name, f"line {line} ({where}): {what}; not well-formed RFC 4180 csv")
+    return _Layout(ends, expected)
+
+
+def _header(buf: bytes, end: int, name: str) -> tuple[str, ...]:
+    text = buf[:end].decode("utf-8")
+    if text.endswith("\r"):
+        text = text[:-1]
+    try:
+        names = tuple(next(csv.reader(io.StringIO(text), strict=True), []))
+    except csv.Error:
+        raise _decode_error(name, "the header row cannot be read") from None
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise _decode_error(name, f"the header names column {n!r} twice")
+        seen.add(n)
+    return names
+
+
+def _empty_to_null(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(
+        [pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in df.columns]
+    )
+
+
+def read_csv_part(
+    name: str, data: bytes, encoding: str, columns: Sequence[str] | None = None
+) -> Part:
+    """Decode and parse one csv part (see module doc). An empty file has no columns."""
+    buf = decode_strict(data, encoding, name)
+    if not buf:
+        return Part(name, (), pl.DataFrame(), 0)
+    layout = check_csv_structure(buf, name)
+    header_end = int(layout.ends[0])
+    header = _header(buf, header_end, name)
+    keep = [c for c in header if columns is None or c in columns]
+    rows = int(layout.ends.size) - 1
+    body = buf[header_end + 1 :]
+    if not body or not keep:
+        return Part(name, header, pl.DataFrame(schema={c: pl.Utf8 for c in keep}), rows)
+    try:
+        df = pl.read_csv(
+            body,
+            has_header=False,
+            schema={c: pl.Utf8 for c in header},
+            columns=[i for i, c in enumerate(header) if c in keep],
+            quote_char='"',
+            comment_prefix=None,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:  # not expected after the structure check
+        raise _decode_error(name, f"the csv reader failed ({type(exc).__name__})") from None
+    if df.height != rows:  # not expected either; never load a file read two ways
+        raise _decode_error(name, f"the csv reader found {df.height} rows, the structure {rows}")
+    df = df.select(keep)
+    # Unquoted empty fields are already null; only a quoted "" can leave an empty string.
+    return Part(name, header, _empty_to_null(df) if b'""' in body else df, rows)
+
+
+def _float_text(s: pl.Series) -> pl.Series:
+    """Floats as positional decimal text (``1e-07`` becomes ``0.0000001``)."""
+    out = s.cast(pl.Utf8)
+    odd = (out.str.contains(r"[eE]")).fill_null(False)
+    if odd.any():
+        idx = odd.arg_true()
+        values = s.gather(idx).to_numpy()
+        out = out.scatter(idx, [np.format_float_positional(v, trim="-") for v in values])
+    return out
+
+
+def _as_text(s: pl.Series, name: str) -> pl.Series:
+    """One native parquet column rendered as csv text (see module doc)."""
+    dt = s.dtype
+    if dt == pl.Utf8:
+        out = s
+    elif dt == pl.Boolean:
+        b = pl.col(s.name)
+        out = (
+            s.to_frame().select(pl.when(b).then(pl.lit("Y")).when(~b).then(pl.lit("N"))).to_series()
+        )
+    elif dt.is_float():
+        out = _float_text(s)
+    elif isinstance(dt, pl.Datetime):
+        fmt = "%Y-%m-%dT%H:%M:%S%.f"
+        # A naive timestamp is rendered without an offset, so it fails TYPE like in csv.
+        out = s.dt.to_string(fmt + "%:z" if dt.time_zone else fmt)
+    elif (
+        dt.is_numeric()
+        or dt in (pl.Date, pl.Time, pl.Null, pl.Categorical)
+        or isinstance(dt, pl.Duration | pl.Enum | pl.Binary)
+    ):
+        try:
+            out = s.cast(pl.Utf8)
+        except pl.exceptions.PolarsError:
+            raise _decode_error(name, f"column {s.name!r} holds bytes that are not UTF-8") from None
+    else:
+        raise _decode_error(name, f"column {s.name!r} has an unsupported parquet type {dt}")
+    return out.alias(s.name)
+
+
+def read_parquet_part(name: str, data: bytes, columns: Sequence[str] | None = None) -> Part:
+    """Read one parquet part; the ``columns`` asked for are rendered as text."""
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except Exception as exc:  # any unreadable file: pyarrow raises several types
+        raise _decode_error(name, f"not a readable parquet file ({type(exc).__name__})") from None
+    names = tuple(table.column_names)
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise _decode_error(name, f"the file has two columns named {n!r}")
+        seen.add(n)
+    keep = [c for c in names if columns is None or c in columns]
+    series = []
+    for c in keep:
+        try:
+            native = pl.from_arrow(table.column(c).combine_chunks(), schema=None)
+        except Exception:
+            raise _decode_error(name, f"column {c!r} has a type the dam cannot read") from None
+        assert isinstance(native, pl.Series)
+        series.append(_as_text(native.alias(c), name))
+    frame = _empty_to_null(pl.DataFrame(series)) if series else pl.DataFrame()
+    return Part(name, names, frame, table.num_rows)
+
+
+def read_part(
+    name: str, data: bytes, fmt: str, encoding: str | None, columns: Sequence[str] | None = None
+) -> Part:
+    if fmt == "csv":
+        return read_csv_part(name, data, encoding or "utf-8", columns)
+    if fmt == "parquet":
+        return read_parquet_part(name, data, columns)
+    raise ValueError(f"unsupported format {fmt!r}")
+
+
+def combine_parts(parts: Sequence[Part], columns: Sequence[str]) -> pl.DataFrame:
+    """One all-Utf8 frame of ``columns`` (absent ones null) over the parts, in order, with
+    ``_source_file`` and ``_row_number`` (1-based across the parts)."""
+    frames = []
+    for p in parts:
+        base = (
+            p.frame.with_columns(pl.lit(p.name, pl.Utf8).alias(SOURCE_FILE))
+            if p.frame.width
+            else pl.DataFrame({SOURCE_FILE: pl.Series([p.name] * p.rows, dtype=pl.Utf8)})
+        )
+        frames.append(
+            base.select(
+                [
+                    pl.col(c) if c in base.columns else pl.lit(None, pl.Utf8).alias(c)
+                    for c in columns
+                ]
+                + [pl.col(SOURCE_FILE)]
+            )
+        )
+    if frames:
+        df = pl.concat(frames, how="vertical")
+    else:
+        df = pl.DataFrame(schema={**{c: pl.Utf8 for c in columns}, SOURCE_FILE: pl.Utf8})
+    return df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER))

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from polars.testing import assert_frame_equal
+
+from dam_pipelines.lib.manifest import BatchRejected
+from dam_pipelines.lib.parse import (
+    Part,
+    combine_parts,
+    decode_strict,
+    read_csv_part,
+    read_parquet_part,
+)
+
+
+def _rows(data: bytes, encoding: str = "utf-8") -> list[dict[str, str | None]]:
+    return read_csv_part("p.csv", data, encoding).frame.to_dicts()
+
+
+def _decode_error(data: bytes, encoding: str = "utf-8") -> str:
+    with pytest.raises(BatchRejected) as err:
+        read_csv_part("p.csv", data, encoding)
+    assert err.value.reason == "DECODE_ERROR"
+    assert err.value.detail.startswith("p.csv: ")
+    return err.value.detail
+
+
+def test_cp949_only_syllables_decode_exactly() -> None:
+    text = "name,city\n똠방각하,뷁\n"
+    data = text.encode("cp949")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("euc-kr")  # these syllables exist only in CP949's extension
+    assert _rows(data, "cp949") == [{"name": "똠방각하", "city": "뷁"}]
+
+
+def test_bytes_invalid_in_cp949_are_a_decode_error() -> None:
+    detail = _decode_error(b"a,b\n1,\x81\x20\n", "cp949")  # a lead byte without a valid trail
+    assert "cp949" in detail and "line 2" in detail
+
+
+def test_invalid_utf8_is_a_decode_error_never_replaced() -> None:
+    detail = _decode_error("a,b\n1,똠\n".encode("cp949"), "utf-8")
+    assert "utf-8" in detail and "line 2" in detail
+
+
+def test_utf8_bom_and_crlf() -> None:
+    data = b'\xef\xbb\xbfa,b\r\n1,"x"\r\n2,y\r\n'
+    part = read_csv_part("p.csv", data, "utf-8")
+    assert part.columns == ("a", "b")
+    assert part.frame.to_dicts() == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}]
+
+
+def test_a_bom_is_stripped_only_at_the_start() -> None:
+    assert decode_strict(b"\xef\xbb\xbfa", "utf-8") == b"a"
+    assert decode_strict("a똠".encode("cp949"), "cp949") == "a똠".encode()
+
+
+def test_quoted_commas_quotes_and_newlines_and_empty_is_null() -> None:
+    data = b'a,b,c\n"x, y","say ""hi""","line1\nline2\r\nline3"\n"",,z\n'
+    assert _rows(data) == [
+        {"a": "x, y", "b": 'say "hi"', "c": "line1\nline2\r\nline3"},
+        {"a": None, "b": None, "c": "z"},
+    ]
+
+
+def test_header_in_any_order_and_last_line_without_line_end() -> None:
+    part = read_csv_part("p.csv", b"b,a\n2,1", "utf-8")
+    assert part.columns == ("b", "a") and part.frame.to_dicts() == [{"b": "2", "a": "1"}]
+
+
+def test_header_only_and_empty_file() -> None:
+    header_only = read_csv_part("p.csv", b"a,b\n", "utf-8")
+    assert (header_only.columns, header_only.rows) == (("a", "b"), 0)
+    empty = read_csv_part("p.csv", b"", "utf-8")
+    assert (empty.columns, empty.rows) == ((), 0)
+
+
+def test_only_the_asked_columns_are_kept() -> None:
+    part = read_csv_part("p.csv", b"a,x,b\n1,2,3\n", "utf-8", columns=["a", "b"])
+    assert part.columns == ("a", "x", "b")
+    assert part.frame.columns == ["a", "b"] and part.rows == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"a,b\n1\n", "line 2 (data row 1): has 1 field, the header has 2"),
+        (b"a,b\n1,2\n3,4,5\n", "line 3 (data row 2): has 3 fields"),
+        (b"a,b\n1,2\n\n", "line 3 (data row 2): has 1 field"),
+        (b'a,b\n"1,2\n', "never closed"),
+        (b'a,b\nx"y,2\n', "double quote inside an unquoted field"),
+        (b'a,b\n"x"y,2\n', "text follows a closing double quote"),
+        (b'a,b\n"x" ,2\n', "text follows a closing double quote"),
+        (b"a,b\r1,2\r", "carriage return"),
+        (b"a,b\n1,2\r3,4\n", "carriage return"),
+        (b"a,a\n1,2\n", "header names column 'a' twice"),
+    ],
+)
+def test_malformed_csv_is_a_decode_error(data: bytes, words: str) -> None:
+    assert words in _decode_error(data)
+
+
+def test_decode_error_names_the_row_after_multiline_values() -> None:
+    data = b'a,b\n"x\ny",1\n2\n'
+    assert "line 4 (data row 2)" in _decode_error(data)
+
+
+def _parquet(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def test_parquet_native_types_render_as_csv_text() -> None:
+    kst = timezone(timedelta(hours=9))
+    table = pa.table(
+        {
+            "i": pa.array([15000, None], pa.int64()),
+            "u": pa.array([3, 0], pa.uint8()),
+            "f": pa.array([0.035, 1e-7], pa.float64()),
+            "d": pa.array([Decimal("12.50"), Decimal("-0.01")], pa.decimal128(10, 2)),
+            "b": pa.array([True, False]),
+            "day": pa.array([date(2026, 11, 24), None], pa.date32()),
+            "ts": pa.array(
+                [
+                    datetime(2026, 11, 24, 4, 5, 9, tzinfo=UTC),
+                    datetime(2026, 11, 24, 13, 5, 9, 500000, tzinfo=kst),
+                ],
+                pa.timestamp("us", tz="Asia/Seoul"),
+            ),
+            "naive": pa.array([datetime(2026, 11, 24, 13, 5, 9), None], pa.timestamp("ms")),
+            "s": pa.array(["", "뷁"]),
+            "dict": pa.array(["A", "B"]).dictionary_encode(),
+        }
+    )
+    part = read_parquet_part("p.parquet", _parquet(table))
+    assert part.rows == 2 and part.columns == tuple(table.column_names)
+    assert set(part.frame.schema.values()) == {pl.Utf8}
+    rows = part.frame.to_dicts()
+    assert rows[0] == {
+        "i": "15000",
+        "u": "3",
+        "f": "0.035",
+        "d": "12.50",
+        "b": "Y",
+        "day": "2026-11-24",
+        "ts": "2026-11-24T13:05:09+09:00",
+        "naive": "2026-11-24T13:05:09",
+        "s": None,
+        "dict": "A",
+    }
+    assert rows[1] == {
+        "i": None,
+        "u": "0",
+        "f": "0.0000001",
+        "d": "-0.01",
+        "b": "N",
+        "day": None,
+        "ts": "2026-11-24T13:05:09.500+09:00",
+        "naive": None,
+        "s": "뷁",
+        "dict": "B",
+    }
+
+
+def test_parquet_unreadable_or_unsupported_is_a_decode_error() -> None:
+    with pytest.raises(BatchRejected) as err:
+        read_parquet_part("p.parquet", b"PAR1 not really")
+    assert err.value.reason == "DECODE_ERROR" and err.value.detail.startswith("p.parquet: ")
+    nested = _parquet(pa.table({"a": pa.array([[1, 2]])}))
+    with pytest.raises(BatchRejected) as err:
+        read_parquet_part("p.parquet", nested, columns=["a"])
+    assert err.value.reason == "DECODE_ERROR" and "'a'" in err.value.detail
+    # an unsupported column that is not asked for is simply not read (it will be dropped)
+    assert read_parquet_part("p.parquet", nested, columns=["b"]).columns == ("a",)
+
+
+def test_combine_parts_numbers_rows_across_parts_and_fills_absent_columns() -> None:
+    p1 = Part("one.csv", ("a", "b"), pl.DataFrame({"a": ["1", "2"], "b": ["x", None]}), 2)
+    p2 = Part("two.csv", ("a",), pl.DataFrame({"a": ["3"]}), 1)
+    out = combine_parts([p1, p2], ["b", "a"])
+    expected = pl.DataFrame(
+        {
+            "b": ["x", None, None],
+            "a": ["1", "2", "3"],
+            "_source_file": ["one.csv", "one.csv", "two.csv"],
+            "_row_number": [1, 2, 3],
+        },
+        schema={"b": pl.Utf8, "a": pl.Utf8, "_source_file": pl.Utf8, "_row_number": pl.Int64},
+    )
+    assert_frame_equal(out, expected)
+
+
+def test_combine_parts_of_nothing_is_an_empty_frame() -> None:
+    out = combine_parts([Part("e.csv", ("a",), pl.DataFrame(schema={"a": pl.Utf8}), 0)], ["a"])
+    assert out.height == 0 and out.columns == ["a", "_source_file", "_row_number"]
+
+
+def test_a_file_without_any_asked_column_still_counts_its_rows() -> None:
+    part = read_csv_part("p.csv", b"x,y\n1,2\n3,4\n", "utf-8", columns=["a"])
+    assert (part.columns, part.rows, part.frame.width) == (("x", "y"), 2, 0)
