@@ -123,6 +123,29 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     return run_sql(settings, args.query, fmt=args.format, output=args.output, out=_print)
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from dam_pipelines.lib.nightly import run_purge_job
+
+    _check_partition(args.date)
+    outcome, records = run_purge_job(settings, args.date)
+    for kind, verification in records:
+        _print(f"  {kind}: {verification}")
+    _print(f"purge as of {args.date}: {'ok, verified' if outcome.success else 'FAILED'}  run {outcome.run_id}")
+    return 0 if outcome.success else 1
+
+
+def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
+    from dam_pipelines.lib.governance import catalog_markdown
+
+    text = catalog_markdown(settings)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        _print(f"governance report written to {args.output}")
+    else:
+        _print(text)
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from dam_pipelines.lib.nightly import ensure_instance_home
 
@@ -170,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--output", help="file to write (required for parquet; csv defaults to stdout)")
     q.set_defaults(fn=cmd_sql)
 
+    pg = sub.add_parser("purge", help="retention purge and physical removal as of a date (through Dagster)")
+    pg.add_argument("--date", type=_date, required=True, help="business date D, YYYY-MM-DD")
+    pg.set_defaults(fn=cmd_purge)
+
+    c = sub.add_parser("catalog", help="the governance report: every table and column classified")
+    c.add_argument("--output", help="write the markdown report to this file")
+    c.set_defaults(fn=cmd_catalog)
+
     u = sub.add_parser("ui", help="start the Dagster UI on this project's instance")
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--port", type=int, default=3000)
@@ -188,8 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"dam: error: {exc}", file=sys.stderr)
         code = 2
-    sys.stdout.flush()
-    sys.stderr.flush()
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        code = 0
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
     if argv is None:
         # delta-rs' runtime threads can abort the interpreter at exit (delta-rs issue 2184):
         # leave without running finalizers once all output is flushed.

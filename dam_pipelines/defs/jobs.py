@@ -16,7 +16,8 @@ nightly_job = dg.define_asset_job(
 
 ingest_job = dg.define_asset_job(
     name="ingest",
-    selection=dg.AssetSelection.groups("bronze", "audit"),
+    selection=dg.AssetSelection.groups("bronze")
+    | dg.AssetSelection.assets(["audit", "batches"], ["audit", "quarantine"]),
     partitions_def=daily,
     executor_def=dg.in_process_executor,
     description="Ingestion only (bronze + audit); requested by the landing-zone sensor.",

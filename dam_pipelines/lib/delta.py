@@ -185,3 +185,127 @@ def read(path: Path, filter_expr: pl.Expr | None = None) -> pl.DataFrame | None:
 
 def history_operations(path: Path) -> list[str]:
     return [h.get("operation", "") for h in DeltaTable(str(path)).history()]
+
+
+def partition_files(path: Path, column: str) -> dict[str, list[str]]:
+    """Live data files of a table partitioned by ``column``: partition value (text) -> paths.
+
+    The paths are relative to the table root and unique per write, so the sorted list is a
+    cheap fingerprint of a partition's content (any rewrite changes it).
+    """
+    if not exists(path):
+        return {}
+    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
+    values = actions.get(f"partition.{column}", [None] * len(actions.get("path", [])))
+    out: dict[str, list[str]] = {}
+    for value, file in zip(values, actions.get("path", []), strict=True):
+        out.setdefault(str(value), []).append(file)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def scan_partitions(path: Path, column: str, values: Sequence[str]) -> pl.LazyFrame | None:
+    """Like :func:`scan`, but over the live files of the listed partitions of ``column`` only."""
+    if not exists(path):
+        return None
+    dt = DeltaTable(str(path))
+    empty = pl.from_arrow(pa.schema(dt.schema().to_arrow()).empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    wanted = set(values)
+    files = [
+        f"{str(path).rstrip('/')}/{file}"
+        for value, paths in partition_files(path, column).items()
+        if value in wanted
+        for file in paths
+    ]
+    if not files:
+        return empty.lazy()
+    partition_cols = dt.metadata().partition_columns
+    lf = pl.scan_parquet(
+        files, hive_partitioning=True,
+        hive_schema={c: empty.schema[c] for c in partition_cols},
+        missing_columns="insert", extra_columns="ignore",
+    )
+    return lf.select(empty.columns)
+
+
+# --- governance helpers (erasure and physical removal; see docs/governance.md) -------------
+
+
+def merge_delete(path: Path, source: pl.DataFrame, predicate: str) -> dict[str, Any]:
+    """Delete the target rows (alias ``t``) matching any row of ``source`` (alias ``s``).
+
+    A MERGE against a purge list keeps the values to delete out of the commit log: only
+    ``predicate`` (column names, no literals) is recorded, whereas a DELETE records its
+    literal predicate. Returns delta-rs' merge metrics.
+    """
+    return (
+        DeltaTable(str(path))
+        .merge(_arrow(source), predicate=predicate, source_alias="s", target_alias="t",
+               writer_properties=WRITER, streamed_exec=False)
+        .when_matched_delete()
+        .execute()
+    )
+
+
+def delete_where(path: Path, predicate: str) -> dict[str, Any]:
+    """DELETE with a literal predicate: only for predicates free of identifiers (dates)."""
+    return DeltaTable(str(path)).delete(predicate, writer_properties=WRITER)
+
+
+def log_files(path: Path) -> list[Path]:
+    log = path / "_delta_log"
+    return sorted(p for p in log.rglob("*") if p.is_file()) if log.is_dir() else []
+
+
+def vacuum_now(path: Path) -> dict[str, Any]:
+    """Physically remove every file the current version does not reference, then the log.
+
+    ``vacuum`` runs for real (delta-rs defaults to a dry run), with a retention of 0 hours
+    and ``full=True`` (also files no log entry mentions any more). Then a checkpoint is
+    written and the log before it is cleaned with ``delta.logRetentionDuration`` lowered for
+    the cleanup only (restored afterwards), so no old commit or its statistics survive and time
+    travel to an older version is impossible. Callers must hold the warehouse lock.
+    """
+    table = str(path)
+    dt = DeltaTable(table)
+    before = dt.version()
+    logs_before = {p.name for p in log_files(path)}
+    on_disk = set(data_files_on_disk(path))
+    # vacuum also lists tombstones whose file is already gone: report what left the disk
+    dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
+    removed = on_disk - set(data_files_on_disk(path))
+    dt = DeltaTable(table)
+    previous = dt.metadata().configuration.get("delta.logRetentionDuration")
+    dt.alter.set_table_properties(
+        {"delta.logRetentionDuration": "interval 0 seconds"}, raise_if_not_exists=False
+    )
+    dt = DeltaTable(table)
+    dt.create_checkpoint()
+    dt.cleanup_metadata()
+    dt = DeltaTable(table)
+    dt.alter.set_table_properties(
+        {"delta.logRetentionDuration": previous or "interval 30 days"}, raise_if_not_exists=False
+    )
+    logs_after = {p.name for p in log_files(path)}
+    return {
+        "version_before": before,
+        "version_after": DeltaTable(table).version(),
+        "files_removed": sorted(removed),
+        "log_files_removed": sorted(logs_before - logs_after),
+    }
+
+
+def data_files_on_disk(path: Path) -> list[str]:
+    """Every parquet file under the table root outside the log, relative to the root."""
+    return sorted(
+        p.relative_to(path).as_posix() for p in path.rglob("*.parquet")
+        if "_delta_log" not in p.relative_to(path).parts
+    )
+
+
+def live_files(path: Path) -> list[str]:
+    """Data files referenced by the current version, relative to the table root."""
+    from urllib.parse import unquote
+
+    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
+    return sorted(unquote(f) for f in actions.get("path", []))

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import polars as pl
+
+from dam_pipelines.lib.governance.audit import read_records
 from dam_pipelines.settings import Settings
 
 DAGSTER_YAML = """\
@@ -38,6 +41,41 @@ class RunOutcome:
     failed_steps: list[str]
 
 
+def _dam(settings: Settings):
+    from dam_pipelines.defs.resources import DamResource
+
+    return DamResource(
+        landing_dir=str(settings.landing_dir),
+        warehouse_dir=str(settings.warehouse_dir),
+        pseudonym_key=settings.pseudonym_key,
+        bad_row_threshold=settings.bad_row_threshold,
+        k_anonymity=settings.k_anonymity,
+    )
+
+
+def _logging(level: str) -> dict:
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+def run_purge_job(settings: Settings, as_of: date) -> tuple[RunOutcome, list[tuple[str, str]]]:
+    """Run the purge job in-process (recorded in the instance); returns the verifications."""
+    import dagster as dg
+
+    from dam_pipelines.definitions import build_definitions
+
+    os.environ["DAGSTER_HOME"] = str(ensure_instance_home(settings.dagster_home))
+    job = build_definitions(_dam(settings)).resolve_job_def("purge_job")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, tags={"dam/trigger": "cli"},
+            run_config={**_logging("INFO"), "ops": {"purge": {"config": {"as_of": as_of.isoformat()}}}},
+        )
+    failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
+    mine = read_records(settings.warehouse_dir).filter(pl.col("run_id") == result.run_id)
+    records = [(r["kind"], r["verification"] or "") for r in mine.iter_rows(named=True)]
+    return RunOutcome(as_of.isoformat(), result.run_id, result.success, failed), records
+
+
 def run_night(
     settings: Settings, business_date: date, *, job_name: str = "nightly", log_level: str = "INFO"
 ) -> RunOutcome:
@@ -45,22 +83,14 @@ def run_night(
     import dagster as dg
 
     from dam_pipelines.definitions import build_definitions
-    from dam_pipelines.defs.resources import DamResource
 
     os.environ["DAGSTER_HOME"] = str(ensure_instance_home(settings.dagster_home))
-    dam = DamResource(
-        landing_dir=str(settings.landing_dir),
-        warehouse_dir=str(settings.warehouse_dir),
-        pseudonym_key=settings.pseudonym_key,
-        bad_row_threshold=settings.bad_row_threshold,
-        k_anonymity=settings.k_anonymity,
-    )
-    job = build_definitions(dam).resolve_job_def(job_name)
+    job = build_definitions(_dam(settings)).resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, partition_key=business_date.isoformat(), raise_on_error=False,
             tags={"dam/trigger": "cli"},
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_config=_logging(log_level),
         )
     failed = [
         e.step_key for e in result.all_events if e.is_step_failure and e.step_key is not None

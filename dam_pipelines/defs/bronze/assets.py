@@ -12,6 +12,7 @@ import dagster as dg
 from dam_pipelines.defs.metadata import preview, table_metadata, table_schema
 from dam_pipelines.defs.partitions import daily
 from dam_pipelines.defs.resources import DamResource
+from dam_pipelines.lib.governance import make_suppressor
 from dam_pipelines.lib.ingest import (
     LOADED,
     REJECTED,
@@ -87,7 +88,7 @@ def bronze_ingest(
     with warehouse_lock(settings.warehouse_dir):
         reports = ingest_feeds(
             settings, selected, context.partition_key, run_id=context.run_id,
-            now=datetime.now(UTC), log=context.log.info,
+            now=datetime.now(UTC), log=context.log.info, suppress=make_suppressor(settings),
         )
     for feed in selected:
         yield _result(settings, feed, reports[feed.id])

@@ -2,6 +2,7 @@
 
 
 import hashlib
+
 import dagster as dg
 
 from dam_pipelines.defs.bronze.assets import bronze_key

@@ -1,0 +1,386 @@
+"""Erasure on request, end to end on tiny tables (contract §5)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.governance import apply_erasures, make_suppressor
+from dam_pipelines.lib.governance.audit import ERASED, ERASURES, NO_CUSTOMER, read_records
+from dam_pipelines.lib.governance.proof import prove_erased
+from dam_pipelines.lib.governance.rules import Subject, subject_hash
+from dam_pipelines.lib.governance.suppression import SUPPRESSIONS, read_suppressions
+from dam_pipelines.lib.registry import get_feed
+from dam_pipelines.settings import Settings
+from dam_pipelines_tests.governance.helpers import (
+    files_with_value,
+    tree_mentions,
+    write_bronze,
+    write_quarantine,
+    write_silver,
+)
+
+C = "C000017"  # the erased card customer
+G = "a" * 63 + "1"  # their gcid
+R = "2026-01-03"  # business date of the request batch
+D = date(2026, 1, 4)  # the night
+
+
+def build(settings: Settings) -> None:
+    """Card: C has data before and after R; bank holds the same number for someone else."""
+    write_bronze(
+        settings,
+        "card",
+        "customers",
+        "2026-01-01",
+        [{"customer_no": C, "gcid": G}, {"customer_no": "C000018", "gcid": "b" * 64}],
+    )
+    write_bronze(
+        settings,
+        "card",
+        "customers",
+        "2026-01-05",
+        [{"customer_no": C, "gcid": G, "status": "DORMANT"}],
+    )
+    for d, who in [("2026-01-02", [C, "C000018"]), ("2026-01-03", [C]), ("2026-01-04", [C])]:
+        write_bronze(
+            settings,
+            "card",
+            "transactions",
+            d,
+            [{"approval_no": f"A{d}{i}", "customer_no": c} for i, c in enumerate(who)],
+        )
+    write_bronze(
+        settings,
+        "card",
+        "erasure_requests",
+        R,
+        [
+            {"request_id": "REQ-1", "customer_no": C},
+            {"request_id": "REQ-2", "customer_no": "C999999"},
+        ],
+    )  # unknown customer
+    write_bronze(
+        settings, "bank", "customers", "2026-01-01", [{"customer_no": C, "gcid": "c" * 64}]
+    )
+    write_bronze(settings, "bank", "loans", "2026-01-02", [{"loan_no": "L1", "customer_no": C}])
+    write_quarantine(settings, "card", "transactions", "2026-01-02", [C, "C000018"])
+    write_quarantine(settings, "card", "transactions", "2026-01-04", [C])
+    write_quarantine(settings, "bank", "loans", "2026-01-02", [C])
+    write_silver(
+        settings,
+        "card",
+        "transactions",
+        [
+            {
+                "approval_no": "S1",
+                "customer_no": C,
+                "amount": 10,
+                "event_date": date(2026, 1, 2),
+                "business_date": date(2026, 1, 2),
+            },
+            {
+                "approval_no": "S2",
+                "customer_no": C,
+                "amount": 20,
+                "event_date": date(2026, 1, 4),
+                "business_date": date(2026, 1, 4),
+            },
+            {
+                "approval_no": "S3",
+                "customer_no": "C000018",
+                "amount": 30,
+                "event_date": date(2026, 1, 2),
+                "business_date": date(2026, 1, 2),
+            },
+        ],
+        partition_by=["event_date"],
+    )
+    write_silver(
+        settings,
+        "card",
+        "customers",
+        [
+            {"customer_no": C, "gcid": G, "status": "ACTIVE", "business_date": date(2026, 1, 1)},
+            {
+                "customer_no": "C000018",
+                "gcid": "b" * 64,
+                "status": "ACTIVE",
+                "business_date": date(2026, 1, 1),
+            },
+        ],
+    )
+
+
+def rows(settings: Settings, *key: str, **eq: object) -> pl.DataFrame:
+    df = delta.read(settings.table_path(*key))
+    assert df is not None
+    for k, v in eq.items():
+        df = df.filter(pl.col(k) == v)
+    return df
+
+
+@pytest.fixture
+def erased(settings: Settings):
+    build(settings)
+    before = {
+        "tx_files": files_with_value(
+            settings.table_path("bronze", "card", "transactions"), "customer_no", C
+        ),
+        "tx_version": delta.version(settings.table_path("bronze", "card", "transactions")),
+    }
+    report = apply_erasures(settings, D, run_id="night-1")
+    return settings, report, before
+
+
+def test_rows_of_the_customer_from_batches_up_to_r_are_gone_everywhere(erased) -> None:
+    settings, report, _ = erased
+    tx = rows(settings, "bronze", "card", "transactions", customer_no=C)
+    assert tx["business_date"].to_list() == ["2026-01-04"]  # later batch: new data, kept
+    assert rows(settings, "bronze", "card", "customers", customer_no=C)[
+        "business_date"
+    ].to_list() == ["2026-01-05"]
+    req = rows(settings, "bronze", "card", "erasure_requests")
+    assert req["request_id"].to_list() == [
+        "REQ-2"
+    ]  # the request row itself went; unknown one stays
+    q = rows(settings, "audit", "quarantine", customer_no=C)
+    assert sorted(zip(q["affiliate"], q["business_date"], strict=True)) == [
+        ("bank", "2026-01-02"),
+        ("card", "2026-01-04"),
+    ]
+    s = rows(settings, "silver", "card", "transactions", customer_no=C)
+    assert s["approval_no"].to_list() == ["S2"]
+    assert rows(settings, "silver", "card", "customers", customer_no=C).height == 0
+    assert report.affected_gcids == {G}
+    assert (
+        report.rows_deleted == 2 + 1 + 1 + 1 + 1 + 1
+    )  # tx, customers, request, quarantine, silver x2
+
+
+def test_other_customers_and_other_affiliates_are_untouched(erased) -> None:
+    settings, _, _ = erased
+    assert rows(settings, "bronze", "card", "transactions", customer_no="C000018").height == 1
+    assert rows(settings, "bronze", "bank", "customers", customer_no=C).height == 1
+    assert rows(settings, "bronze", "bank", "loans", customer_no=C).height == 1
+    assert rows(settings, "silver", "card", "transactions", customer_no="C000018").height == 1
+
+
+def test_audit_records_prove_the_erasure_without_identifiers(erased) -> None:
+    settings, report, _ = erased
+    audit = read_records(settings.warehouse_dir)
+    done = audit.filter(pl.col("outcome") == ERASED).row(0, named=True)
+    assert done["request_id"] == "REQ-1" and done["affiliate"] == "card"
+    assert done["subject_hash"] == subject_hash(settings.pseudonym_key, "card", C)
+    assert done["effective_date"] == date(2026, 1, 3)
+    assert done["verified"] is True, done["verification"]
+    assert done["rows_deleted"] == 7
+    assert set(done["tables_touched"].split(",")) == {
+        "bronze/card/customers",
+        "bronze/card/transactions",
+        "bronze/card/erasure_requests",
+        "audit/quarantine",
+        "silver/card/transactions",
+        "silver/card/customers",
+    }
+    assert done["files_removed"] > 0
+    unknown = audit.filter(pl.col("outcome") == NO_CUSTOMER)
+    assert unknown["request_id"].to_list() == ["REQ-2"]
+    assert report.verified
+    # No customer number, no gcid: not in the audit table, not in the suppression list,
+    # neither in their data files nor in their logs.
+    for key in (ERASURES, SUPPRESSIONS):
+        root = settings.table_path(*key)
+        assert root.exists()
+        assert tree_mentions(root, C, G, "C999999") == []
+
+
+def test_files_holding_the_rows_are_gone_from_disk_and_time_travel_fails(erased) -> None:
+    settings, _, before = erased
+    table = settings.table_path("bronze", "card", "transactions")
+    assert before["tx_files"]  # the fixture did see them
+    old = {f for f in before["tx_files"] if f < "business_date=2026-01-04"}
+    assert len(old) == 2
+    for rel in old:
+        assert not (table / rel).exists()
+    # the only file still holding C is the new-data batch of 2026-01-04
+    assert all(
+        f.startswith("business_date=2026-01-04") for f in files_with_value(table, "customer_no", C)
+    )
+    with pytest.raises(Exception):  # noqa: B017 - the log before the checkpoint is gone
+        DeltaTable(str(table), version=before["tx_version"])
+    with pytest.raises(Exception):  # noqa: B017
+        DeltaTable(str(table)).load_as_version(before["tx_version"])
+    # the log holds no trace of the number (statistics exclude it, the merge keeps no literal)
+    assert tree_mentions(table / "_delta_log", C) == []
+    # silver kept min/max statistics of customer_no: only the live new-data file may say C
+    silver_logs = tree_mentions(
+        settings.table_path("silver", "card", "customers") / "_delta_log", C
+    )
+    assert silver_logs == []
+
+
+def test_second_run_changes_nothing_and_logs_unknown_once(erased) -> None:
+    settings, _, _ = erased
+    versions = {
+        t: delta.version(settings.table_path(*t.split("/")))
+        for t in ("bronze/card/transactions", "audit/quarantine", "silver/card/transactions")
+    }
+    again = apply_erasures(settings, D, run_id="night-2")
+    assert again.subjects == 0 and again.rows_deleted == 0 and again.no_customer == 0
+    assert {t: delta.version(settings.table_path(*t.split("/"))) for t in versions} == versions
+    assert read_records(settings.warehouse_dir).height == 2
+
+
+def test_replay_of_old_batches_does_not_resurrect(erased) -> None:
+    settings, _, _ = erased
+    sup = read_suppressions(settings.warehouse_dir)
+    assert sup["effective_date"].to_list() == [date(2026, 1, 3)]
+    suppress = make_suppressor(settings)
+    feed = get_feed("card", "transactions")
+    batch = pl.DataFrame({"approval_no": ["X1", "X2"], "customer_no": [C, "C000018"]})
+    assert suppress(feed, "2026-01-02", batch)["customer_no"].to_list() == ["C000018"]
+    assert suppress(feed, R, batch)["customer_no"].to_list() == ["C000018"]
+    assert suppress(feed, "2026-01-04", batch).height == 2  # after R: new data loads
+    bank = get_feed("bank", "loans")
+    assert suppress(bank, "2026-01-02", batch).height == 2  # another affiliate's C is someone else
+    q = pl.DataFrame({"customer_no": [C, None], "reason": ["TYPE", "REQUIRED"]})
+    assert suppress(feed, "2026-01-02", q)["reason"].to_list() == ["REQUIRED"]
+
+
+def test_unknown_customer_changes_nothing(settings: Settings) -> None:
+    write_bronze(settings, "card", "customers", "2026-01-05", [{"customer_no": C, "gcid": G}])
+    write_bronze(
+        settings, "card", "transactions", "2026-01-02", [{"approval_no": "A", "customer_no": C}]
+    )
+    write_bronze(
+        settings, "card", "erasure_requests", R, [{"request_id": "REQ-9", "customer_no": C}]
+    )
+    before = {
+        k: delta.version(settings.table_path("bronze", "card", k))
+        for k in ("customers", "transactions", "erasure_requests")
+    }
+    report = apply_erasures(settings, D)
+    assert report.subjects == 0 and report.no_customer == 1
+    assert {k: delta.version(settings.table_path("bronze", "card", k)) for k in before} == before
+    assert rows(settings, "bronze", "card", "transactions", customer_no=C).height == 1
+    audit = read_records(settings.warehouse_dir)
+    assert audit["outcome"].to_list() == [NO_CUSTOMER]
+    assert read_suppressions(settings.warehouse_dir).height == 0
+
+
+def _subject(settings: Settings) -> Subject:
+    return Subject(
+        "card", C, date(2026, 1, 3), subject_hash(settings.pseudonym_key, "card", C), "request"
+    )
+
+
+def test_proof_detects_a_planted_orphan_file(erased) -> None:
+    settings, _, _ = erased
+    assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
+    table = settings.table_path("bronze", "card", "transactions")
+    src = next(iter(files_with_value(table, "customer_no", C)))
+    # a stray copy of C's data in a pre-R partition folder, referenced by no log entry
+    target = table / "business_date=2026-01-02" / "stray.parquet"
+    shutil.copy(table / src, target)
+    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
+    assert not proof.verified
+    assert "bronze/card/transactions" in proof.detail() and C not in proof.detail()
+
+
+def test_proof_detects_a_live_leftover_row_and_a_log_mention(erased) -> None:
+    settings, _, _ = erased
+    write_bronze(
+        settings, "card", "transactions", "2026-01-02", [{"approval_no": "Z", "customer_no": C}]
+    )
+    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
+    assert not proof.verified
+    scan = next(s for s in proof.scans if s.table == "bronze/card/transactions")
+    assert scan.leftover_rows == 1
+    # a DELETE with the number as a literal writes it into the log: the scan must see it
+    DeltaTable(str(settings.table_path("bronze", "card", "transactions"))).delete(
+        f"customer_no = '{C}'"
+    )
+    table = settings.table_path("bronze", "card", "transactions")
+    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
+    scan = next(s for s in proof.scans if s.table == "bronze/card/transactions")
+    # the deleted file is still on disk (not vacuumed) and the log names the number
+    assert scan.leftover_rows == 1 and scan.orphan_files >= 1 and scan.log_mentions >= 1
+    assert tree_mentions(table / "_delta_log", C)
+    # vacuum + checkpoint + log cleanup remove both traces
+    delta.vacuum_now(table)
+    assert tree_mentions(table / "_delta_log", C) == []
+    assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
+
+
+def test_proof_detects_a_mention_in_a_quarantine_record(erased) -> None:
+    settings, _, _ = erased
+    write_quarantine(settings, "card", "customers", "2026-01-02", ["C000018"])
+    q = settings.table_path("audit", "quarantine")
+    df = delta.read(q).with_columns(
+        pl.when(pl.col("feed") == "customers")
+        .then(pl.lit(f'{{"customer_no": "{C}"}}'))
+        .otherwise(pl.col("record"))
+        .alias("record")
+    )
+    delta.overwrite(q, df)
+    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
+    scan = next(s for s in proof.scans if s.table == "audit/quarantine")
+    assert scan.column_hits == {"record": 1} and not proof.verified
+
+
+def test_rollup_without_lineage_is_cleared_and_marked_for_rebuild(settings: Settings) -> None:
+    """silver/card/transactions_monthly has no batch date: every row of C goes and its build
+    state is dropped, so silver rebuilds it from the erased transactions that night."""
+    from dam_pipelines.lib.silver import state_path, write_state
+
+    build(settings)
+    rollup = settings.table_path("silver", "card", "transactions_monthly")
+    delta.overwrite(
+        rollup,
+        pl.DataFrame(
+            {
+                "month": ["2025-12", "2026-01", "2026-02", "2026-01"],
+                "customer_no": [C, C, C, "C000018"],
+                "merchant_id": ["M"] * 4,
+                "purchase_count": [1, 1, 1, 1],
+                "purchase_amount": [1, 2, 3, 4],
+                "cancel_count": [0] * 4,
+                "cancel_amount": [0] * 4,
+            }
+        ),
+        partition_by=["month"],
+    )
+    write_state(settings.warehouse_dir, "silver/card/transactions_monthly", {"as_of": "2026-01-04"})
+    report = apply_erasures(settings, D)
+    assert report.verified
+    left = delta.read(rollup)
+    assert left["customer_no"].to_list() == ["C000018"]
+    assert not state_path(settings.warehouse_dir, "silver/card/transactions_monthly").exists()
+    # a rebuilt rollup holding C's later month (new data) is no leftover for the proof
+    delta.overwrite(
+        rollup,
+        pl.concat(
+            [
+                left,
+                pl.DataFrame(
+                    {
+                        "month": ["2026-02"],
+                        "customer_no": [C],
+                        "merchant_id": ["M"],
+                        "purchase_count": [1],
+                        "purchase_amount": [9],
+                        "cancel_count": [0],
+                        "cancel_amount": [0],
+                    }
+                ),
+            ]
+        ),
+    )
+    delta.vacuum_now(rollup)
+    assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
