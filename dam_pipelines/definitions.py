@@ -5,6 +5,7 @@ import dagster as dg
 from dam_pipelines.defs.audit.assets import audit_assets
 from dam_pipelines.defs.bronze.assets import bronze_assets
 from dam_pipelines.defs.bronze.sensors import landing_zone_sensor
+from dam_pipelines.defs.gold.assets import gold_assets
 from dam_pipelines.defs.governance import (
     governance_assets,
     governance_jobs,
@@ -13,11 +14,12 @@ from dam_pipelines.defs.governance import (
 from dam_pipelines.defs.jobs import ingest_job, nightly_job
 from dam_pipelines.defs.resources import DamResource
 from dam_pipelines.defs.schedules import nightly_schedule
+from dam_pipelines.defs.silver.assets import silver_assets
 
 
 def build_definitions(dam: DamResource | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*bronze_assets, *audit_assets, *governance_assets],
+        assets=[*bronze_assets, *audit_assets, *governance_assets, *silver_assets, *gold_assets],
         jobs=[nightly_job, ingest_job, *governance_jobs],
         schedules=[nightly_schedule, *governance_schedules],
         sensors=[landing_zone_sensor],

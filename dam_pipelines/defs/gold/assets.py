@@ -1,0 +1,97 @@
+"""Gold: the published tables of contract §6, rebuilt as of the night D."""
+
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from dam_pipelines.defs.governance import catalog_metadata
+from dam_pipelines.defs.metadata import preview, table_metadata
+from dam_pipelines.defs.partitions import daily
+from dam_pipelines.defs.resources import DamResource
+from dam_pipelines.defs.silver.assets import silver_keys
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.gold import PROFILE, TRENDS, build_gold
+from dam_pipelines.lib.lock import warehouse_lock
+
+PROFILE_KEY = dg.AssetKey(PROFILE.split("/"))
+TRENDS_KEY = dg.AssetKey(TRENDS.split("/"))
+
+#: Non-identifying profile columns shown in the asset preview.
+PROFILE_PREVIEW = ["as_of_date", "age_band", "sido_code", "active_affiliate_count", "life_stage",
+                   "card_spend_90d", "total_assets", "net_assets"]
+
+
+def _combinations(path) -> dg.MetadataValue | None:
+    lf = delta.scan(path)
+    if lf is None:
+        return None
+    combos = (
+        lf.select(
+            pl.concat_str(
+                [pl.when(pl.col(f"{a}_status").is_not_null()).then(pl.lit(a[0].upper())).otherwise(pl.lit("-"))
+                 for a in ("bank", "card", "securities", "life")]
+            ).alias("affiliates (B C S L)")
+        )
+        .group_by("affiliates (B C S L)")
+        .agg(pl.len().alias("customers"))
+        .sort("customers", descending=True)
+        .collect()
+    )
+    body = "".join(f"| {r[0]} | {r[1]:,} |\n" for r in combos.iter_rows())
+    return dg.MetadataValue.md("| affiliates (B C S L) | customers |\n|---|---|\n" + body)
+
+
+@dg.multi_asset(
+    name="gold_build",
+    specs=[
+        dg.AssetSpec(
+            key=PROFILE_KEY, group_name="gold", deps=silver_keys, kinds={"delta", "polars"},
+            description="One row per person (gcid) known from any affiliate's customers as of D: "
+            "the unified profile of contract §6, with the documented life-stage estimate.",
+            metadata=catalog_metadata(PROFILE),
+        ),
+        dg.AssetSpec(
+            key=TRENDS_KEY, group_name="gold", deps=silver_keys, kinds={"delta", "polars"},
+            description="Shareable card spending trends per month, province, category and age band; "
+            "cells with fewer than k distinct customers are not published (contract §6).",
+            metadata=catalog_metadata(TRENDS),
+        ),
+    ],
+    partitions_def=daily,
+)
+def gold_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterator[dg.MaterializeResult]:
+    """Rebuild the gold tables as of the partition's business date from silver."""
+    settings = dam.settings()
+    as_of = date.fromisoformat(context.partition_key)
+    with warehouse_lock(settings.warehouse_dir):
+        results = build_gold(settings.warehouse_dir, as_of, k=settings.k_anonymity, refresh_silver=False)
+    profile_path = settings.table_path(*PROFILE_KEY.path)
+    meta: dict[str, object] = {
+        **table_metadata(profile_path),
+        "dagster/row_count": results[PROFILE].rows,
+        "as_of_date": as_of.isoformat(),
+    }
+    combos = _combinations(profile_path)
+    if combos is not None:
+        meta["customers_per_affiliate_combination"] = combos
+    pv = preview(profile_path, PROFILE_PREVIEW)
+    if pv is not None:
+        meta["preview"] = pv
+    yield dg.MaterializeResult(asset_key=PROFILE_KEY, metadata=meta)
+    trends_path = settings.table_path(*TRENDS_KEY.path)
+    yield dg.MaterializeResult(
+        asset_key=TRENDS_KEY,
+        metadata={
+            **table_metadata(trends_path),
+            "dagster/row_count": results[TRENDS].rows,
+            "as_of_date": as_of.isoformat(),
+            "k": settings.k_anonymity,
+            "preview": preview(trends_path, ["month", "sido_code", "category", "age_band",
+                                             "customer_count", "purchase_count", "net_amount"]),
+        },
+    )
+
+
+gold_assets = [gold_build]
