@@ -9,6 +9,7 @@ import polars as pl
 from dam_pipelines.defs.governance import catalog_metadata
 from dam_pipelines.defs.metadata import preview, table_metadata
 from dam_pipelines.defs.partitions import daily
+from dam_pipelines.defs.quality import require_quality_gate
 from dam_pipelines.defs.resources import DamResource
 from dam_pipelines.defs.silver.assets import silver_keys
 from dam_pipelines.lib import delta
@@ -65,6 +66,8 @@ def gold_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterator[
     """Rebuild the gold tables as of the partition's business date from silver."""
     settings = dam.settings()
     as_of = date.fromisoformat(context.partition_key)
+    # Write-audit-publish: blocking silver checks must pass before gold is replaced.
+    require_quality_gate(context, settings, as_of, "gold")
     with warehouse_lock(settings.warehouse_dir):
         results = build_gold(settings.warehouse_dir, as_of, k=settings.k_anonymity, refresh_silver=False)
     profile_path = settings.table_path(*PROFILE_KEY.path)

@@ -5,7 +5,6 @@ Expectations session and one Data Docs build per night), each gold table has its
 of severity ERROR are blocking: a failure stops the downstream gold assets in the same run.
 """
 
-
 from collections.abc import Iterator, Sequence
 from datetime import date
 
@@ -50,11 +49,15 @@ def _reads(table: str, check: str) -> list[dg.AssetKey]:
 def check_specs(tables: Sequence[str]) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
-            pc.name, asset=asset_key(table), description=pc.description,
-            blocking=pc.severity is Severity.ERROR, additional_deps=_reads(table, pc.name),
+            pc.name,
+            asset=asset_key(table),
+            description=pc.description,
+            blocking=pc.severity is Severity.ERROR,
+            additional_deps=_reads(table, pc.name),
             metadata={"dam/severity": pc.severity.value},
         )
-        for table in tables for pc in planned_checks(table)
+        for table in tables
+        for pc in planned_checks(table)
     ]
 
 
@@ -82,9 +85,12 @@ def check_result(o: CheckOutcome) -> dg.AssetCheckResult:
     if o.sampled:
         meta["ge_sampled"] = True
     return dg.AssetCheckResult(
-        asset_key=asset_key(o.table), check_name=o.check, passed=o.passed,
+        asset_key=asset_key(o.table),
+        check_name=o.check,
+        passed=o.passed,
         severity=dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
-        description=o.message(), metadata=meta,
+        description=o.message(),
+        metadata=meta,
     )
 
 
@@ -95,25 +101,44 @@ def quality_config(settings: Settings) -> QualityConfig:
 def business_date(context: dg.AssetCheckExecutionContext) -> date:
     """D: the run's partition (the nightly job is partitioned by business date)."""
     if not context.has_partition_key:
-        raise dg.Failure("quality checks need the business date: run them in a partitioned "
-                         "run (the nightly job), e.g. with partition key 2026-11-24")
+        raise dg.Failure(
+            "quality checks need the business date: run them in a partitioned "
+            "run (the nightly job), e.g. with partition key 2026-11-24"
+        )
     return date.fromisoformat(context.partition_key)
 
 
-def build_quality_checks(name: str, tables: Sequence[str]) -> dg.AssetChecksDefinition:
-    """One op running every check of ``tables`` (subsettable: only selected checks run)."""
+def build_quality_checks(
+    name: str, tables: Sequence[str], *, docs: bool = True
+) -> dg.AssetChecksDefinition:
+    """One op running every check of ``tables`` (subsettable: only selected checks run).
+
+    ``docs=False`` skips Great Expectations (no Data Docs; verdicts are the same): for
+    end-to-end tests that run many nights.
+    """
 
     @dg.multi_asset_check(
-        name=name, specs=check_specs(tables), can_subset=True, compute_kind="great_expectations",
+        name=name,
+        specs=check_specs(tables),
+        can_subset=True,
+        compute_kind="great_expectations",
         description=f"Data quality of {', '.join(tables)} (docs/quality.md); Data Docs in "
         "<warehouse>/docs/quality/, results in audit/quality.",
     )
-    def _checks(context: dg.AssetCheckExecutionContext, dam: DamResource) -> Iterator[dg.AssetCheckResult]:
+    def _checks(
+        context: dg.AssetCheckExecutionContext, dam: DamResource
+    ) -> Iterator[dg.AssetCheckResult]:
         selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
         wanted = [t for t in tables if any(key == asset_key(t) for key, _ in selected)]
         settings = dam.settings()
-        outcomes = run_quality(settings.warehouse_dir, business_date(context), wanted,
-                               config=quality_config(settings), run_id=context.run.run_id)
+        outcomes = run_quality(
+            settings.warehouse_dir,
+            business_date(context),
+            wanted,
+            config=quality_config(settings),
+            run_id=context.run.run_id,
+            docs=docs,
+        )
         for o in outcomes:
             if (asset_key(o.table), o.check) in selected:
                 yield check_result(o)
@@ -121,8 +146,13 @@ def build_quality_checks(name: str, tables: Sequence[str]) -> dg.AssetChecksDefi
     return _checks
 
 
-silver_quality_checks = build_quality_checks("silver_quality", list(SILVER_SPECS))
-gold_quality_checks = [
-    build_quality_checks(f"{t.replace('/', '_')}_quality", [t]) for t in GOLD_SPECS
-]
-quality_checks: list[dg.AssetChecksDefinition] = [silver_quality_checks, *gold_quality_checks]
+def build_all_quality_checks(*, docs: bool = True) -> list[dg.AssetChecksDefinition]:
+    """The silver op and one op per gold table."""
+    silver = build_quality_checks("silver_quality", list(SILVER_SPECS), docs=docs)
+    gold = [
+        build_quality_checks(f"{t.replace('/', '_')}_quality", [t], docs=docs) for t in GOLD_SPECS
+    ]
+    return [silver, *gold]
+
+
+quality_checks: list[dg.AssetChecksDefinition] = build_all_quality_checks()

@@ -31,18 +31,30 @@ T = TypeVar("T")
 def _failure(error: QualityGateError) -> dg.Failure:
     return dg.Failure(
         description=str(error),
-        metadata={"failing_checks": dg.MetadataValue.md(
-            "\n".join(f"- {f}" for f in error.failures)), "as_of": error.as_of.isoformat()},
+        metadata={
+            "failing_checks": dg.MetadataValue.md("\n".join(f"- {f}" for f in error.failures)),
+            "as_of": error.as_of.isoformat(),
+        },
         allow_retries=False,
     )
 
 
 def require_quality_gate(
-    context: dg.AssetExecutionContext, settings: Settings, as_of: date, table: str
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    as_of: date,
+    table: str,
+    *,
+    docs: bool = True,
 ) -> GateResult:
     """Raise ``dg.Failure`` unless every blocking silver check of ``as_of`` passed."""
-    gate = quality_gate(settings.warehouse_dir, as_of, config=quality_config(settings),
-                        run_id=context.run_id)
+    gate = quality_gate(
+        settings.warehouse_dir,
+        as_of,
+        config=quality_config(settings),
+        run_id=context.run_id,
+        docs=docs,
+    )
     if not gate.passed:
         raise _failure(QualityGateError(table, as_of, [f"silver: {f}" for f in gate.failures]))
     context.log.info(f"quality gate for {as_of} passed ({len(gate.outcomes)} silver checks)")
@@ -50,12 +62,29 @@ def require_quality_gate(
 
 
 def publish_gold(
-    context: dg.AssetExecutionContext, settings: Settings, table: str, df: pl.DataFrame,
-    as_of: date, write: Callable[[pl.DataFrame], T],
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    table: str,
+    df: pl.DataFrame,
+    as_of: date,
+    write: Callable[[pl.DataFrame], T],
+    *,
+    docs: bool = True,
 ) -> tuple[T, list[CheckOutcome]]:
-    """Gate, validate ``df`` as ``table``, then ``write(df)``; a ``dg.Failure`` otherwise."""
+    """Gate, validate ``df`` as ``table``, then ``write(df)``; a ``dg.Failure`` otherwise.
+
+    ``docs`` only matters when the gate must re-run the silver checks (Data Docs or not).
+    """
     try:
-        return publish(settings.warehouse_dir, table, df, as_of, write,
-                       config=quality_config(settings), run_id=context.run_id)
+        return publish(
+            settings.warehouse_dir,
+            table,
+            df,
+            as_of,
+            write,
+            config=quality_config(settings),
+            run_id=context.run_id,
+            docs=docs,
+        )
     except QualityGateError as error:
         raise _failure(error) from error

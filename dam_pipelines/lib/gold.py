@@ -1,0 +1,117 @@
+"""Gold: the published tables of contract §6, rebuilt whole from silver as of D each night."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.conform import empty_silver
+from dam_pipelines.lib.profile import AFFILIATES, ProfileInputs, customer_profile
+from dam_pipelines.lib.registry import get_feed
+from dam_pipelines.lib.silver import (
+    ROLLUP,
+    TableResult,
+    build_silver,
+    silver_as_of,
+    silver_keys,
+)
+from dam_pipelines.lib.trends import CELL, TRENDS_SCHEMA, category_trends
+
+log = logging.getLogger("dam_pipelines")
+
+PROFILE = "gold/customer_profile"
+TRENDS = "gold/card_category_trends"
+
+
+def _silver(warehouse: Path, affiliate: str, feed: str) -> pl.LazyFrame:
+    lf = delta.scan(warehouse / "silver" / affiliate / feed)
+    return lf if lf is not None else empty_silver(get_feed(affiliate, feed)).lazy()
+
+
+def _window(lf: pl.LazyFrame, as_of: date, days: int = 90) -> pl.LazyFrame:
+    # Prunes event-date partitions before anything is read.
+    return lf.filter(pl.col("event_date").is_between(as_of - timedelta(days=days - 1), as_of))
+
+
+def profile_inputs(warehouse: Path, as_of: date) -> ProfileInputs:
+    """Lazy scans of the silver tables the profile needs (events limited to the 90d window)."""
+    return ProfileInputs(
+        customers={a: _silver(warehouse, a, "customers") for a in AFFILIATES},
+        merchants=_silver(warehouse, "card", "merchants"),
+        transactions=_window(_silver(warehouse, "card", "transactions"), as_of),
+        deposit_accounts=_silver(warehouse, "bank", "deposit_accounts"),
+        loans=_silver(warehouse, "bank", "loans"),
+        holdings=_silver(warehouse, "securities", "holdings"),
+        trades=_window(_silver(warehouse, "securities", "trades"), as_of),
+        policies=_silver(warehouse, "life", "policies"),
+        premium_payments=_window(_silver(warehouse, "life", "premium_payments"), as_of),
+    )
+
+
+def card_category_trends(warehouse: Path, age_bands: pl.DataFrame, *, k: int) -> pl.DataFrame:
+    """The trend cells, one month of the rollup at a time (cells never span months).
+
+    Memory stays bounded by one month of ``silver/card/transactions_monthly`` whatever the
+    length of the history; the as-of-D lookups are read once.
+    """
+    cards = _silver(warehouse, "card", "customers").select("customer_no", "gcid").collect()
+    shops = (
+        _silver(warehouse, "card", "merchants")
+        .select("merchant_id", "sido_code", "category")
+        .collect()
+    )
+    path = warehouse / ROLLUP
+    frames = [pl.DataFrame(schema=TRENDS_SCHEMA)]
+    for month in sorted(delta.partition_files(path, "month")):
+        rollup = delta.scan_partitions(path, "month", [month])
+        assert rollup is not None
+        frames.append(
+            category_trends(rollup, cards.lazy(), age_bands.lazy(), shops.lazy(), k=k).collect(
+                engine="streaming"
+            )
+        )
+    out = pl.concat(frames, how="vertical")
+    return out.select([pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]).sort(CELL).rechunk()
+
+
+def _ensure_silver(warehouse: Path, as_of: date, refresh: bool) -> None:
+    if refresh:
+        build_silver(warehouse, as_of)  # a no-op for tables already as of D and unchanged
+        return
+    stale = [k for k in silver_keys() if silver_as_of(warehouse, k) != as_of]
+    if stale:
+        raise RuntimeError(f"silver is not as of {as_of}: {', '.join(stale)}; run build_silver")
+
+
+def build_gold(
+    warehouse: Path, as_of: date, *, k: int = 5, refresh_silver: bool = True
+) -> dict[str, TableResult]:
+    """Replace ``gold/customer_profile`` and ``gold/card_category_trends`` as of ``as_of``.
+
+    Silver is brought to ``as_of`` first unless ``refresh_silver`` is False, in which case
+    every silver table must already be as of ``as_of``. ``k`` is the trends' k-anonymity.
+    """
+    _ensure_silver(warehouse, as_of, refresh_silver)
+    meta = {"dam.as_of": as_of.isoformat()}
+    profile = (
+        customer_profile(profile_inputs(warehouse, as_of), as_of)
+        .collect(engine="streaming")
+        .rechunk()
+    )  # one chunk: written in this order
+    v_profile = delta.overwrite(
+        warehouse / PROFILE,
+        profile,
+        configuration=delta.table_config(["as_of_date"]),
+        metadata=meta,
+    )
+    trends = card_category_trends(warehouse, profile.select("gcid", "age_band"), k=k)
+    v_trends = delta.overwrite(warehouse / TRENDS, trends, metadata={**meta, "dam.k": k})
+    log.info("gold as of %s: %d profiles, %d trend cells", as_of, profile.height, trends.height)
+    return {
+        PROFILE: TableResult(PROFILE, profile.height, v_profile, {"as_of": as_of.isoformat()}),
+        TRENDS: TableResult(TRENDS, trends.height, v_trends, {"as_of": as_of.isoformat(), "k": k}),
+    }

@@ -1,0 +1,210 @@
+"""Declarative quality rules and their exact evaluation on the full data with polars.
+
+A :class:`Rule` is declared once (see :mod:`.suites`) and used twice: polars evaluates it on
+every row of the table (the verdict, the offending-row count and the sample come from here),
+and :mod:`.gx` compiles it to a Great Expectations expectation for the Data Docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import polars as pl
+
+
+class Severity(StrEnum):
+    ERROR = "ERROR"  # blocking: gold is not published for the date
+    WARN = "WARN"
+
+
+class Op(StrEnum):
+    EXISTS = "exists"  # table level: the column is present (at ``index`` when given)
+    KEY = "key"  # ``columns`` jointly unique and never null
+    NOT_NULL = "not_null"
+    IN_SET = "in_set"
+    BETWEEN = "between"
+    REGEX = "regex"
+    TRUE = "true"  # a derived boolean is true; null = not applicable; ``mostly`` allowed
+    SUM_EQUALS = "sum_equals"  # table level: the column's sum (nulls as 0) equals ``min``
+
+
+TABLE_LEVEL = (Op.EXISTS, Op.SUM_EQUALS)
+
+#: The Great Expectations expectation each operation compiles to (KEY: not-null and unique
+#: over a per-run surrogate of the key, see :mod:`.gx`).
+EXPECTATION_NAMES: dict[Op, str] = {
+    Op.EXISTS: "expect_column_to_exist",
+    Op.KEY: "expect_key_to_be_unique_and_not_null",
+    Op.NOT_NULL: "expect_column_values_to_not_be_null",
+    Op.IN_SET: "expect_column_values_to_be_in_set",
+    Op.BETWEEN: "expect_column_values_to_be_between",
+    Op.REGEX: "expect_column_values_to_match_regex",
+    Op.TRUE: "expect_column_values_to_be_true",
+    Op.SUM_EQUALS: "expect_column_sum_to_be_between",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation on one column of a table, in a named check with a severity."""
+
+    check: str  # the check (Dagster asset check name) the rule belongs to
+    op: Op
+    column: str
+    columns: tuple[str, ...] = ()  # KEY: the key columns
+    values: tuple[Any, ...] = ()  # IN_SET
+    min: Any = None
+    max: Any = None
+    strict_min: bool = False
+    strict_max: bool = False
+    pattern: str | None = None
+    index: int | None = None  # EXISTS: expected position
+    mostly: float = 1.0  # TRUE: share of applicable rows that must be true
+    severity: Severity = Severity.ERROR
+    description: str = ""
+    #: SUM_EQUALS: offending rows to report when it fails (e.g. customers missing)
+    offending_hint: int | None = None
+    #: non-identifying columns whose values explain an offending row in samples
+    show: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Stable name of the expectation (GE's type name), as shown in Dagster and the audit."""
+        target = ",".join(self.columns) if self.op is Op.KEY else self.column
+        return f"{EXPECTATION_NAMES[self.op]}({target})"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.columns if self.op is Op.KEY else (self.column,)
+
+
+def _bound(value: Any, dtype: pl.DataType) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime) and dtype == pl.Datetime:
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def violation(rule: Rule, schema: pl.Schema) -> pl.Expr:
+    """Row-level rules: a Boolean expression, true where the row breaks the rule."""
+    c = pl.col(rule.column)
+    op = rule.op
+    if op is Op.KEY:
+        cols = list(rule.columns)
+        missing = pl.any_horizontal([pl.col(k).is_null() for k in cols])
+        dup = pl.struct(cols).is_duplicated() if len(cols) > 1 else pl.col(cols[0]).is_duplicated()
+        return missing | dup
+    if op is Op.NOT_NULL:
+        return c.is_null()
+    if op is Op.IN_SET:
+        return c.is_not_null() & ~c.is_in(list(rule.values))
+    if op is Op.BETWEEN:
+        dtype = schema[rule.column]
+        bad = pl.lit(False)
+        if rule.min is not None:
+            lo = _bound(rule.min, dtype)
+            bad = bad | ((c <= lo) if rule.strict_min else (c < lo))
+        if rule.max is not None:
+            hi = _bound(rule.max, dtype)
+            bad = bad | ((c >= hi) if rule.strict_max else (c > hi))
+        return c.is_not_null() & bad
+    if op is Op.REGEX:
+        return c.is_not_null() & ~c.cast(pl.Utf8).str.contains(rule.pattern or "")
+    if op is Op.TRUE:
+        return c.is_not_null() & ~c.fill_null(True)
+    raise ValueError(f"{op} is not a row-level rule")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    passed: bool
+    offending: int
+    applicable: int
+    detail: str = ""
+
+
+def evaluate(rule: Rule, df: pl.DataFrame, masks: dict[str, pl.Series]) -> RuleResult:
+    """Evaluate ``rule`` on ``df``; row-level masks are stored in ``masks`` by rule label."""
+    names = set(df.columns)
+    if rule.op is Op.EXISTS:
+        if rule.column not in names:
+            return RuleResult(rule, False, 1, 1, f"column {rule.column} is missing")
+        if rule.index is not None and df.columns[rule.index : rule.index + 1] != [rule.column]:
+            at = df.columns.index(rule.column)
+            return RuleResult(
+                rule,
+                False,
+                1,
+                1,
+                f"column {rule.column} is at position {at}, expected {rule.index}",
+            )
+        return RuleResult(rule, True, 0, 1)
+    absent = [c for c in rule.inputs if c not in names]
+    if absent:
+        return RuleResult(rule, False, 0, 0, f"cannot evaluate: column {', '.join(absent)} missing")
+    if rule.op is Op.SUM_EQUALS:
+        total = int(df.select(pl.col(rule.column).fill_null(0).sum()).item() or 0)
+        ok = total == rule.min
+        hint = rule.offending_hint if rule.offending_hint is not None else 1
+        return RuleResult(
+            rule,
+            ok,
+            0 if ok else max(hint, 1),
+            1,
+            ""
+            if ok
+            else f"sum {total:,} != expected {rule.min:,} (difference {total - rule.min:+,})",
+        )
+    mask = df.select(violation(rule, df.schema).fill_null(False).alias("v")).to_series()
+    masks[rule.label] = mask
+    offending = int(mask.sum() or 0)
+    if rule.op is Op.TRUE:
+        applicable = int(df.select(pl.col(rule.column).is_not_null().sum()).item())
+        share = offending / applicable if applicable else 0.0
+        ok = share <= 1 - rule.mostly + 1e-12
+        detail = f"{offending:,} of {applicable:,} applicable rows ({share:.2%})"
+        if rule.mostly < 1:
+            detail += f"; at most {1 - rule.mostly:.0%} allowed"
+        return RuleResult(rule, ok, offending, applicable, detail if offending else "")
+    return RuleResult(
+        rule,
+        offending == 0,
+        offending,
+        df.height,
+        f"{offending:,} row{'s' * (offending != 1)}" if offending else "",
+    )
+
+
+def sample_rows(
+    df: pl.DataFrame,
+    mask: pl.Series,
+    columns: Sequence[str],
+    identifiers: frozenset[str],
+    n: int = 5,
+) -> list[dict[str, Any]]:
+    """Up to ``n`` offending rows as {row position, non-identifying values}.
+
+    Identifier columns are never shown: a value of one is replaced by ``"<identifier>"``.
+    """
+    if not mask.any():
+        return []
+    positions = pl.Series("row", range(df.height)).filter(mask).head(n)
+    shown = [c for c in dict.fromkeys(columns) if c in df.columns]
+    rows = df.select(shown)[positions.to_list()] if shown else None
+    out: list[dict[str, Any]] = []
+    for i, pos in enumerate(positions.to_list()):
+        item: dict[str, Any] = {"row": pos}
+        for col in shown:
+            item[col] = "<identifier>" if col in identifiers else _plain(rows[col][i])  # type: ignore[index]
+        out.append(item)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,355 @@
+"""Silver: conformed per-affiliate tables as of business date D, built incrementally.
+
+One silver table per registry feed (``silver/<affiliate>/<feed>``) plus the monthly card rollup
+``silver/card/transactions_monthly`` that keeps the trends bounded. Each table keeps a small
+state file ``<warehouse>/_state/silver/<affiliate>/<table>.json``: the D it is built as of and
+a fingerprint (live file names) of every bronze partition it reflects. A night diffs those
+fingerprints against bronze to find the batches that are new, late or corrected since, and
+recomputes only what they can touch. See docs/silver-gold.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.asof import (
+    LATENESS_DAYS,
+    changed_dates,
+    choose_snapshot,
+    events_in_range,
+    fingerprint,
+    latest_per_key,
+    months_of,
+    recompute_ranges,
+)
+from dam_pipelines.lib.conform import bronze_to_silver, empty_silver, silver_schema
+from dam_pipelines.lib.registry import FEEDS, Feed, Kind, Role, get_feed
+
+STATE_FORMAT = 1
+ROLLUP = "silver/card/transactions_monthly"
+AUDIT_BATCHES = ("audit", "batches")
+CURRENT_STATUSES = ("LOADED", "SKIPPED")  # SKIPPED = a re-delivery of the loaded revision
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """Outcome of building one table: its row count, Delta version and run metadata."""
+
+    key: str
+    rows: int
+    version: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def silver_key(feed: Feed) -> str:
+    return f"silver/{feed.affiliate}/{feed.name}"
+
+
+def silver_keys() -> list[str]:
+    return [silver_key(f) for f in FEEDS] + [ROLLUP]
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+def state_path(warehouse: Path, key: str) -> Path:
+    return warehouse / "_state" / f"{key}.json"
+
+
+def read_state(warehouse: Path, key: str) -> dict[str, Any] | None:
+    path = state_path(warehouse, key)
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    return state if state.get("format") == STATE_FORMAT else None
+
+
+def write_state(warehouse: Path, key: str, state: dict[str, Any]) -> None:
+    path = state_path(warehouse, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"format": STATE_FORMAT, **state}, indent=1, sort_keys=True))
+    os.replace(tmp, path)  # atomic: a reader sees the old or the new state
+
+
+def silver_as_of(warehouse: Path, key: str) -> date | None:
+    state = read_state(warehouse, key)
+    return date.fromisoformat(state["as_of"]) if state else None
+
+
+def bronze_fingerprints(warehouse: Path, feed: Feed, as_of: date) -> dict[str, str]:
+    """business_date -> fingerprint of the bronze partition, for dates <= as_of."""
+    files = delta.partition_files(
+        warehouse / "bronze" / feed.affiliate / feed.name, "business_date"
+    )
+    return {d: fingerprint(f) for d, f in files.items() if d <= as_of.isoformat()}
+
+
+def _full_needed(state: dict[str, Any] | None, path: Path, as_of: date, full: bool) -> bool:
+    # Re-running an earlier D than the table reflects cannot be done incrementally.
+    return (
+        full
+        or state is None
+        or not delta.exists(path)
+        or date.fromisoformat(state["as_of"]) > as_of
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def stats_columns(schema: pl.Schema, feed: Feed) -> list[str]:
+    """Columns whose min/max may enter the Delta log: nothing that keys a person or record."""
+    hidden = {Role.DIRECT, Role.PAN, Role.CUSTOMER_KEY, Role.RECORD_KEY}
+    roles = {c.name: c.role for c in feed.columns}
+    return [c for c in schema if c not in {"gcid", "_batch_id"} and roles.get(c) not in hidden]
+
+
+def _delivered(warehouse: Path, feed: Feed, dates: list[str]) -> pl.LazyFrame:
+    lf = delta.scan_partitions(
+        warehouse / "bronze" / feed.affiliate / feed.name, "business_date", dates
+    )
+    if lf is None:
+        return empty_silver(feed).lazy()
+    return bronze_to_silver(lf, feed)
+
+
+def _count(path: Path) -> int:
+    lf = delta.scan(path)
+    return 0 if lf is None else int(lf.select(pl.len()).collect().item())
+
+
+def _result(warehouse: Path, key: str, as_of: date, mode: str, **meta: Any) -> TableResult:
+    path = warehouse / key
+    return TableResult(
+        key, _count(path), delta.version(path), {"as_of": as_of.isoformat(), "mode": mode, **meta}
+    )
+
+
+def loaded_snapshot_dates(warehouse: Path, feed: Feed, bronze_dates: list[str]) -> set[date]:
+    """Business dates whose current revision is loaded: LOADED/SKIPPED in audit/batches.
+
+    An empty loaded snapshot has no bronze partition, hence the audit; partitions present in
+    bronze count too (ingestion writes bronze before its ledger).
+    """
+    dates = {date.fromisoformat(d) for d in bronze_dates}
+    audit = delta.scan(warehouse.joinpath(*AUDIT_BATCHES))
+    if audit is not None:
+        rows = (
+            audit.filter(
+                (pl.col("affiliate") == feed.affiliate)
+                & (pl.col("feed") == feed.name)
+                & pl.col("status").is_in(CURRENT_STATUSES)
+            )
+            .select(pl.col("business_date").cast(pl.Utf8).unique())
+            .collect()
+        )
+        dates |= {date.fromisoformat(d) for d in rows["business_date"].to_list()}
+    return dates
+
+
+# --- builders per kind ---------------------------------------------------------------------
+
+
+def _build_change(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableResult:
+    key = silver_key(feed)
+    path = warehouse / key
+    state = read_state(warehouse, key)
+    now = bronze_fingerprints(warehouse, feed, as_of)
+    full = _full_needed(state, path, as_of, full)
+    before: dict[str, str] = {} if full else state["inputs"]  # type: ignore[index]
+    changed = changed_dates(before, now, as_of)
+    if not full and not changed:
+        write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now})
+        return _result(warehouse, key, as_of, "unchanged", changed_batches=0)
+
+    schema = silver_schema(feed)
+    current = pl.DataFrame(schema=schema)
+    if not full:
+        found = delta.read(path)
+        current = current if found is None else found.select(schema.names())
+    changed_set = set(changed)
+    # A current row is stale when its delivery was corrected/removed since, or is after D.
+    stale = pl.col("business_date").is_in(list(changed_set)) | (pl.col("business_date") > as_of)
+    stale_keys = current.filter(stale).select(feed.key)
+    parts = [
+        current.filter(~stale).lazy(),
+        _delivered(warehouse, feed, [d.isoformat() for d in changed]),
+    ]
+    if stale_keys.height:
+        # Their latest remaining version may be in any earlier batch: look it up by key.
+        history = _delivered(warehouse, feed, sorted(now)).join(
+            stale_keys.lazy(), on=list(feed.key), how="semi"
+        )
+        parts.append(history)
+    df = latest_per_key(pl.concat(parts, how="vertical"), feed.key).collect()
+    delta.overwrite(
+        path,
+        df,
+        configuration=delta.table_config(stats_columns(schema, feed)),
+        metadata={"dam.as_of": as_of.isoformat(), "dam.mode": _mode(full)},
+    )
+    write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now})
+    return _result(warehouse, key, as_of, _mode(full), changed_batches=len(changed))
+
+
+def _build_snapshot(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableResult:
+    key = silver_key(feed)
+    path = warehouse / key
+    state = read_state(warehouse, key)
+    files = delta.partition_files(
+        warehouse / "bronze" / feed.affiliate / feed.name, "business_date"
+    )
+    chosen = choose_snapshot(loaded_snapshot_dates(warehouse, feed, list(files)), as_of)
+    pick = {
+        "date": chosen.isoformat() if chosen else None,
+        "fingerprint": fingerprint(files.get(chosen.isoformat(), [])) if chosen else None,
+    }
+    full = _full_needed(state, path, as_of, full)
+    if not full and state.get("snapshot") == pick:  # type: ignore[union-attr]
+        write_state(warehouse, key, {"as_of": as_of.isoformat(), "snapshot": pick})
+        return _result(warehouse, key, as_of, "unchanged", snapshot_date=pick["date"])
+    schema = silver_schema(feed)
+    if chosen is None:
+        df = pl.DataFrame(schema=schema)
+    else:
+        df = _delivered(warehouse, feed, [chosen.isoformat()]).sort(list(feed.key)).collect()
+    delta.overwrite(
+        path,
+        df,
+        configuration=delta.table_config(stats_columns(schema, feed)),
+        metadata={"dam.as_of": as_of.isoformat(), "dam.snapshot_date": pick["date"]},
+    )
+    write_state(warehouse, key, {"as_of": as_of.isoformat(), "snapshot": pick})
+    return _result(warehouse, key, as_of, _mode(full), snapshot_date=pick["date"])
+
+
+def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableResult:
+    key = silver_key(feed)
+    path = warehouse / key
+    state = read_state(warehouse, key)
+    now = bronze_fingerprints(warehouse, feed, as_of)
+    full = _full_needed(state, path, as_of, full)
+    before: dict[str, str] = {} if full else state["inputs"]  # type: ignore[index]
+    changed = changed_dates(before, now, as_of)
+    ranges = recompute_ranges(changed)
+    schema = silver_schema(feed)
+    config = delta.table_config(stats_columns(schema, feed))
+    meta = {"dam.as_of": as_of.isoformat(), "dam.mode": _mode(full)}
+    if full:
+        # Start from nothing: also drops whatever a later D had added.
+        delta.overwrite(
+            path,
+            pl.DataFrame(schema=schema),
+            partition_by=["event_date"],
+            configuration=config,
+            metadata=meta,
+        )
+    for start, end in ranges:
+        wanted = [
+            d
+            for d in now
+            if start.isoformat() <= d <= (end + timedelta(days=LATENESS_DAYS)).isoformat()
+        ]
+        df = events_in_range(
+            _delivered(warehouse, feed, wanted), feed.key, start, end, as_of
+        ).collect()
+        delta.replace_where(
+            path,
+            df,
+            f"event_date >= '{start.isoformat()}' AND event_date <= '{end.isoformat()}'",
+            partition_by=["event_date"],
+            configuration=config,
+            metadata=meta,
+        )
+    write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now})
+    mode = _mode(full) if (full or ranges) else "unchanged"
+    return _result(
+        warehouse,
+        key,
+        as_of,
+        mode,
+        changed_batches=len(changed),
+        recomputed_event_dates=[[a.isoformat(), b.isoformat()] for a, b in ranges],
+    )
+
+
+def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = False) -> TableResult:
+    """``silver/card/transactions_monthly``: PURCHASE/CANCEL per (month, customer, merchant).
+
+    Recomputed month by month from ``silver/card/transactions`` (which must be as of D) for
+    the months the changed bronze batches can touch.
+    """
+    from dam_pipelines.lib.trends import ROLLUP_SCHEMA, monthly_rollup
+
+    feed = get_feed("card", "transactions")
+    path = warehouse / ROLLUP
+    state = read_state(warehouse, ROLLUP)
+    now = bronze_fingerprints(warehouse, feed, as_of)
+    full = _full_needed(state, path, as_of, full)
+    before: dict[str, str] = {} if full else state["inputs"]  # type: ignore[index]
+    months = months_of(recompute_ranges(changed_dates(before, now, as_of)))
+    meta = {"dam.as_of": as_of.isoformat(), "dam.mode": _mode(full)}
+    config = delta.table_config(["month", "purchase_count", "cancel_count"])
+    if full:
+        delta.overwrite(
+            path,
+            pl.DataFrame(schema=ROLLUP_SCHEMA),
+            partition_by=["month"],
+            configuration=config,
+            metadata=meta,
+        )
+    txns = warehouse / silver_key(feed)
+    for month in months:
+        first = date.fromisoformat(f"{month}-01")
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        lf = delta.scan(txns)
+        src = (lf if lf is not None else empty_silver(feed).lazy()).filter(
+            pl.col("event_date").is_between(first, last)
+        )
+        df = monthly_rollup(src).collect()
+        delta.replace_where(
+            path,
+            df,
+            f"month = '{month}'",
+            partition_by=["month"],
+            configuration=config,
+            metadata=meta,
+        )
+    write_state(warehouse, ROLLUP, {"as_of": as_of.isoformat(), "inputs": now})
+    mode = _mode(full) if (full or months) else "unchanged"
+    return _result(warehouse, ROLLUP, as_of, mode, recomputed_months=months)
+
+
+def _mode(full: bool) -> str:
+    return "full" if full else "incremental"
+
+
+_BUILDERS = {Kind.CHANGE: _build_change, Kind.SNAPSHOT: _build_snapshot, Kind.EVENT: _build_event}
+
+
+def build_silver_table(
+    warehouse: Path, feed: Feed, as_of: date, *, full: bool = False
+) -> TableResult:
+    """Bring ``silver/<affiliate>/<feed>`` to ``as_of`` (incrementally unless ``full``)."""
+    return _BUILDERS[feed.kind](warehouse, feed, as_of, full)
+
+
+def build_silver(warehouse: Path, as_of: date, *, full: bool = False) -> dict[str, TableResult]:
+    """Bring every silver table to ``as_of``; keys are ``silver/<affiliate>/<entity>``.
+
+    Incremental by default (work proportional to the batches new, late or corrected since the
+    last build); a full rebuild as of ``as_of`` when asked, when a table has no state yet, or
+    when ``as_of`` is earlier than what the table reflects. Both give the same tables.
+    """
+    results = {silver_key(f): build_silver_table(warehouse, f, as_of, full=full) for f in FEEDS}
+    results[ROLLUP] = build_transactions_monthly(warehouse, as_of, full=full)
+    return results

@@ -1,0 +1,254 @@
+"""Each kind of check: a clean day passes, a planted bad day fails exactly that check.
+
+Verdicts come from polars on the full data (docs=False keeps these fast); the GE side is
+covered in test_gx.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dam_pipelines.lib.quality import (
+    TABLE_SPECS,
+    QualityConfig,
+    Severity,
+    planned_checks,
+    run_quality,
+)
+from dam_pipelines_tests.quality import kit
+
+TXNS = "silver/card/transactions"
+PROFILE = "gold/customer_profile"
+TRENDS = "gold/card_category_trends"
+
+
+def failed(outcomes) -> set[tuple[str, str]]:
+    return {(o.table, o.check) for o in outcomes if not o.passed}
+
+
+def check(warehouse: Path, tables: list[str] | None = None, **cfg):
+    return run_quality(
+        warehouse, kit.D, tables, config=QualityConfig(**cfg), docs=False, record=False
+    )
+
+
+def test_clean_day_passes_every_check_of_every_table(warehouse: Path):
+    outcomes = check(warehouse)
+    assert failed(outcomes) == set()
+    reported = sorted((o.table, o.check) for o in outcomes)
+    planned = sorted((t, pc.name) for t in TABLE_SPECS for pc in planned_checks(t))
+    assert reported == planned  # every planned check reported exactly once
+
+
+def _edit(key: str, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Callable[[Path], None]:
+    def plant(warehouse: Path) -> None:
+        kit.replace_table(warehouse, key, fn(kit.read(warehouse, key)))
+
+    return plant
+
+
+def _row(df: pl.DataFrame, n: int, **values) -> pl.DataFrame:
+    """Set columns of the n-th row (in table order)."""
+    idx = pl.int_range(pl.len()) == n
+    return df.with_columns(
+        [
+            pl.when(idx).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
+            for c, v in values.items()
+        ]
+    )
+
+
+def _first_purchase(df: pl.DataFrame) -> int:
+    return df["txn_type"].to_list().index("PURCHASE")
+
+
+def _recent(df: pl.DataFrame) -> list[int]:
+    return [i for i, d in enumerate(df["event_date"].to_list()) if d >= kit.D - timedelta(days=6)]
+
+
+def _unknown_customers(df: pl.DataFrame) -> pl.DataFrame:
+    for n in _recent(df)[:4]:  # 4 of 42 recent events: 9.5% > 5%
+        df = _row(df, n, customer_no="C9999")
+    return df
+
+
+def _ledger(feed: str, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Callable[[Path], None]:
+    def edit(df: pl.DataFrame) -> pl.DataFrame:
+        mine = (
+            (pl.col("affiliate") == "card")
+            & (pl.col("feed") == feed)
+            & (pl.col("business_date") == kit.D.isoformat())
+        )
+        return pl.concat([df.filter(~mine), fn(df.filter(mine))]).sort(
+            "affiliate", "feed", "business_date"
+        )
+
+    return _edit("audit/batches", edit)
+
+
+def _spend(df: pl.DataFrame) -> pl.DataFrame:
+    n = df["card_status"].is_not_null().arg_true()[0]
+    return _row(df, n, card_spend_90d=df["card_spend_90d"][n] + 1000)
+
+
+def _small_cell(df: pl.DataFrame) -> pl.DataFrame:
+    cell = {
+        "month": "2026-11",
+        "sido_code": "11",
+        "category": "CAFE",
+        "age_band": "30-39",
+        "customer_count": 3,
+        "purchase_count": 4,
+        "net_amount": 12_000,
+    }
+    return pl.concat([df, pl.DataFrame([cell], schema=df.schema)])
+
+
+PLANTED = {
+    "uniqueness": (_edit(TXNS, lambda df: pl.concat([df, df.head(1)])), [TXNS], {(TXNS, "keys")}),
+    "enum": (
+        _edit(TXNS, lambda df: _row(df, _first_purchase(df), txn_type="REFUND")),
+        [TXNS],
+        {(TXNS, "enums")},
+    ),
+    "range": (_edit(TXNS, lambda df: _row(df, 0, amount=-5)), [TXNS], {(TXNS, "ranges")}),
+    "referential_share": (
+        _edit(TXNS, _unknown_customers),
+        [TXNS],
+        {(TXNS, "referential_customer")},
+    ),
+    "unknown_merchant": (
+        _edit(
+            TXNS,
+            lambda df: _row(df, _recent(df)[0], merchant_id="M99").pipe(
+                lambda d: _row(d, _recent(d)[1], merchant_id="M98").pipe(
+                    lambda e: _row(e, _recent(e)[2], merchant_id="M97")
+                )
+            ),
+        ),
+        [TXNS],
+        {(TXNS, "referential_merchant")},
+    ),
+    "unmasked_pan": (
+        _edit(TXNS, lambda df: _row(df, 3, card_no="1234567812345678")),
+        [TXNS],
+        {(TXNS, "pseudonymization")},
+    ),
+    "spend_reconciliation": (
+        _edit(PROFILE, _spend),
+        [PROFILE],
+        {(PROFILE, "card_spend_reconciliation")},
+    ),
+    "batch_reconciliation": (
+        _ledger("transactions", lambda b: b.with_columns(pl.col("rows_read") + 3)),
+        [TXNS],
+        {(TXNS, "batch_row_reconciliation")},
+    ),
+    "volume_anomaly": (
+        _ledger(
+            "transactions",
+            lambda b: b.with_columns(pl.col("rows_read") * 10 - 18, pl.col("rows_loaded") * 10),
+        ),
+        [TXNS],
+        {(TXNS, "volume_anomaly")},
+    ),
+    "freshness": (_ledger("transactions", lambda b: b.head(0)), [TXNS], {(TXNS, "freshness")}),
+    "k_anonymity": (_edit(TRENDS, _small_cell), [TRENDS], {(TRENDS, "k_anonymity")}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PLANTED))
+def test_planted_bad_day_fails_exactly_that_check(warehouse: Path, kind: str):
+    plant, tables, expected = PLANTED[kind]
+    assert failed(check(warehouse, tables)) == set()  # the same tables pass on the clean day
+    plant(warehouse)
+    outcomes = check(warehouse, tables)
+    assert failed(outcomes) == expected
+    for o in outcomes:
+        if not o.passed:
+            assert o.offending_rows > 0 and o.expectation
+
+
+def test_blocking_failure_names_table_expectation_count_and_a_sample_without_identifiers(
+    warehouse: Path,
+):
+    plant, tables, _ = PLANTED["enum"]
+    plant(warehouse)
+    bad = [o for o in check(warehouse, tables) if not o.passed]
+    assert len(bad) == 1
+    o = bad[0]
+    assert (o.table, o.check, o.severity, o.blocking_failure) == (
+        TXNS,
+        "enums",
+        Severity.ERROR,
+        True,
+    )
+    assert o.expectation.startswith("expect_column_values_to_be_in_set(txn_type)")
+    assert o.offending_rows == 1
+    assert o.sample == [
+        {"row": o.sample[0]["row"], "event_date": o.sample[0]["event_date"], "txn_type": "REFUND"}
+    ]
+    text = o.message() + o.sample_json()
+    assert TXNS in text and "expect_column_values_to_be_in_set(txn_type)" in text
+    assert not [v for v in kit.identifier_values(warehouse) if v in text]
+
+
+def test_samples_of_key_failures_show_positions_not_keys(warehouse: Path):
+    PLANTED["uniqueness"][0](warehouse)
+    (o,) = [o for o in check(warehouse, [TXNS]) if not o.passed]
+    assert o.offending_rows == 2  # both copies
+    assert all(set(row) <= {"row", "event_date", "approval_no"} for row in o.sample)
+    assert all(row.get("approval_no", "<identifier>") == "<identifier>" for row in o.sample)
+
+
+def test_referential_share_threshold_is_configurable(warehouse: Path):
+    PLANTED["referential_share"][0](warehouse)
+    (o,) = [o for o in check(warehouse, [TXNS]) if o.check == "referential_customer"]
+    assert (o.passed, o.severity, o.offending_rows) == (False, Severity.WARN, 4)
+    assert failed(check(warehouse, [TXNS], max_unknown_customer_share=0.10)) == set()
+
+
+def test_volume_needs_a_minimum_history(warehouse: Path):
+    PLANTED["volume_anomaly"][0](warehouse)
+    assert failed(check(warehouse, [TXNS], volume_min_history=15)) == set()
+    assert failed(check(warehouse, [TXNS], volume_min_history=14)) == {(TXNS, "volume_anomaly")}
+
+
+def test_freshness_names_the_missing_feed_and_the_fate_of_its_batch(warehouse: Path):
+    _ledger(
+        "merchants",
+        lambda b: b.with_columns(status=pl.lit("REJECTED"), reason=pl.lit("CHECKSUM_MISMATCH")),
+    )(warehouse)
+    stale = [o for o in check(warehouse) if o.check == "freshness" and not o.passed]
+    assert [o.table for o in stale] == ["silver/card/merchants"]
+    (row,) = stale[0].sample
+    assert row["latest_loaded_date"] == (kit.D - timedelta(days=1)).isoformat()
+    assert row["d_status"] == "r1 REJECTED CHECKSUM_MISMATCH"
+
+
+def test_missing_silver_table_warns_and_does_not_block(warehouse: Path):
+    import shutil
+
+    shutil.rmtree(warehouse / "silver/life/policies")
+    outcomes = [o for o in check(warehouse, ["silver/life/policies"])]
+    assert failed(outcomes) == {("silver/life/policies", "schema")}
+    assert not [o for o in outcomes if o.blocking_failure]
+
+
+def test_gold_frame_checks_cover_schema_keys_and_consistency(warehouse: Path):
+    from dam_pipelines.lib.quality import validate_frame
+
+    profile = kit.read(warehouse, PROFILE)
+    assert failed(validate_frame(PROFILE, profile, as_of=kit.D, warehouse=warehouse)) == set()
+    bad = pl.concat([profile, profile.head(1)]).select(
+        pl.col("as_of_date"), pl.exclude("as_of_date")
+    )  # duplicate gcid, columns reordered
+    bad = _row(bad, 2, age_band="70+")
+    outcomes = validate_frame(PROFILE, bad, as_of=kit.D, warehouse=warehouse)
+    assert {c for _, c in failed(outcomes)} >= {"schema", "keys", "consistency"}
+    assert not (warehouse / "docs").exists()  # validate_frame has no side effects
