@@ -1,6 +1,5 @@
 """Materialization metadata shared by the layers (no identifiers ever go in here)."""
 
-
 from collections.abc import Sequence
 from pathlib import Path
 

@@ -18,6 +18,7 @@ from dam_pipelines.defs.partitions import TIMEZONE
 def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     business_date = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
     return dg.RunRequest(
-        run_key=f"nightly-{business_date}", partition_key=business_date,
+        run_key=f"nightly-{business_date}",
+        partition_key=business_date,
         tags={"dam/trigger": "nightly_schedule"},
     )

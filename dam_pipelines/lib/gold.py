@@ -78,13 +78,44 @@ def card_category_trends(warehouse: Path, age_bands: pl.DataFrame, *, k: int) ->
     return out.select([pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]).sort(CELL).rechunk()
 
 
-def _ensure_silver(warehouse: Path, as_of: date, refresh: bool) -> None:
+def ensure_silver(warehouse: Path, as_of: date, refresh: bool = False) -> None:
+    """Bring silver to ``as_of`` (``refresh``) or insist that it already is."""
     if refresh:
         build_silver(warehouse, as_of)  # a no-op for tables already as of D and unchanged
         return
     stale = [k for k in silver_keys() if silver_as_of(warehouse, k) != as_of]
     if stale:
         raise RuntimeError(f"silver is not as of {as_of}: {', '.join(stale)}; run build_silver")
+
+
+def gold_frames(warehouse: Path, as_of: date, *, k: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build (without writing) the profile and the trends as of ``as_of`` from silver."""
+    profile = (
+        customer_profile(profile_inputs(warehouse, as_of), as_of)
+        .collect(engine="streaming")
+        .rechunk()  # one chunk: written in this order
+    )
+    trends = card_category_trends(warehouse, profile.select("gcid", "age_band"), k=k)
+    return profile, trends
+
+
+def write_gold(
+    warehouse: Path, as_of: date, profile: pl.DataFrame, trends: pl.DataFrame, *, k: int
+) -> dict[str, TableResult]:
+    """Publish both gold tables (one overwrite commit each) with as-of in the metadata."""
+    meta = {"dam.as_of": as_of.isoformat()}
+    v_profile = delta.overwrite(
+        warehouse / PROFILE,
+        profile,
+        configuration=delta.table_config(["as_of_date"]),
+        metadata=meta,
+    )
+    v_trends = delta.overwrite(warehouse / TRENDS, trends, metadata={**meta, "dam.k": k})
+    log.info("gold as of %s: %d profiles, %d trend cells", as_of, profile.height, trends.height)
+    return {
+        PROFILE: TableResult(PROFILE, profile.height, v_profile, {"as_of": as_of.isoformat()}),
+        TRENDS: TableResult(TRENDS, trends.height, v_trends, {"as_of": as_of.isoformat(), "k": k}),
+    }
 
 
 def build_gold(
@@ -95,23 +126,6 @@ def build_gold(
     Silver is brought to ``as_of`` first unless ``refresh_silver`` is False, in which case
     every silver table must already be as of ``as_of``. ``k`` is the trends' k-anonymity.
     """
-    _ensure_silver(warehouse, as_of, refresh_silver)
-    meta = {"dam.as_of": as_of.isoformat()}
-    profile = (
-        customer_profile(profile_inputs(warehouse, as_of), as_of)
-        .collect(engine="streaming")
-        .rechunk()
-    )  # one chunk: written in this order
-    v_profile = delta.overwrite(
-        warehouse / PROFILE,
-        profile,
-        configuration=delta.table_config(["as_of_date"]),
-        metadata=meta,
-    )
-    trends = card_category_trends(warehouse, profile.select("gcid", "age_band"), k=k)
-    v_trends = delta.overwrite(warehouse / TRENDS, trends, metadata={**meta, "dam.k": k})
-    log.info("gold as of %s: %d profiles, %d trend cells", as_of, profile.height, trends.height)
-    return {
-        PROFILE: TableResult(PROFILE, profile.height, v_profile, {"as_of": as_of.isoformat()}),
-        TRENDS: TableResult(TRENDS, trends.height, v_trends, {"as_of": as_of.isoformat(), "k": k}),
-    }
+    ensure_silver(warehouse, as_of, refresh_silver)
+    profile, trends = gold_frames(warehouse, as_of, k=k)
+    return write_gold(warehouse, as_of, profile, trends, k=k)

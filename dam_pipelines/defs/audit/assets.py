@@ -1,6 +1,5 @@
 """Audit tables, written by the bronze steps; these assets summarize them for the night."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -15,11 +14,16 @@ from dam_pipelines.lib.ingest import BATCHES, QUARANTINE
 def _md(df: pl.DataFrame) -> dg.MetadataValue:
     cols = df.columns
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    return dg.MetadataValue.md(head + "".join("| " + " | ".join(map(str, r)) + " |\n" for r in df.iter_rows()))
+    return dg.MetadataValue.md(
+        head + "".join("| " + " | ".join(map(str, r)) + " |\n" for r in df.iter_rows())
+    )
 
 
 @dg.asset(
-    key=list(BATCHES), group_name="audit", partitions_def=daily, deps=bronze_keys,
+    key=list(BATCHES),
+    group_name="audit",
+    partitions_def=daily,
+    deps=bronze_keys,
     kinds={"delta"},
     description="Every batch revision seen and its latest status (LOADED, REJECTED, SKIPPED, "
     "REPLACED) with row counts and the rejection reason (contract §4).",
@@ -33,15 +37,24 @@ def audit_batches(context: dg.AssetExecutionContext, dam: DamResource) -> dg.Mat
         meta["dagster/row_count"] = df.height
         meta["batches_tonight"] = tonight.height
         if tonight.height:
-            summary = tonight.group_by("status", "reason").agg(
-                pl.len().alias("batches"), pl.col("rows_loaded").sum(), pl.col("rows_quarantined").sum()
-            ).sort("status", "reason")
+            summary = (
+                tonight.group_by("status", "reason")
+                .agg(
+                    pl.len().alias("batches"),
+                    pl.col("rows_loaded").sum(),
+                    pl.col("rows_quarantined").sum(),
+                )
+                .sort("status", "reason")
+            )
             meta["tonight"] = _md(summary)
     return dg.MaterializeResult(metadata=meta)
 
 
 @dg.asset(
-    key=list(QUARANTINE), group_name="audit", partitions_def=daily, deps=bronze_keys,
+    key=list(QUARANTINE),
+    group_name="audit",
+    partitions_def=daily,
+    deps=bronze_keys,
     kinds={"delta"},
     description="Rows that failed a row check: batch, row number, column and reason; direct "
     "identifiers masked or dropped (contract §4).",
@@ -52,8 +65,10 @@ def audit_quarantine(context: dg.AssetExecutionContext, dam: DamResource) -> dg.
     meta: dict[str, object] = table_metadata(path)
     if df is not None:
         meta["dagster/row_count"] = df.height
-        by_reason = df.group_by("affiliate", "feed", "reason").agg(pl.len().alias("rows")).sort(
-            "affiliate", "feed", "reason"
+        by_reason = (
+            df.group_by("affiliate", "feed", "reason")
+            .agg(pl.len().alias("rows"))
+            .sort("affiliate", "feed", "reason")
         )
         meta["by_reason"] = _md(by_reason)
     return dg.MaterializeResult(metadata=meta)

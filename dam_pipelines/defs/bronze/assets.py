@@ -65,7 +65,9 @@ def _result(settings: Settings, feed: Feed, report: FeedReport) -> dg.Materializ
     }
     if rejected:
         meta["rejections"] = dg.MetadataValue.md(
-            "\n".join(f"- {o.business_date} r{o.revision}: **{o.reason}** {o.detail}" for o in rejected)
+            "\n".join(
+                f"- {o.business_date} r{o.revision}: **{o.reason}** {o.detail}" for o in rejected
+            )
         )
     pv = preview(path, stats_columns(feed))
     if pv is not None:
@@ -87,8 +89,13 @@ def bronze_ingest(
     selected = [f for f in FEEDS if bronze_key(f) in context.selected_asset_keys]
     with warehouse_lock(settings.warehouse_dir):
         reports = ingest_feeds(
-            settings, selected, context.partition_key, run_id=context.run_id,
-            now=datetime.now(UTC), log=context.log.info, suppress=make_suppressor(settings),
+            settings,
+            selected,
+            context.partition_key,
+            run_id=context.run_id,
+            now=datetime.now(UTC),
+            log=context.log.info,
+            suppress=make_suppressor(settings),
         )
     for feed in selected:
         yield _result(settings, feed, reports[feed.id])

@@ -1,6 +1,5 @@
 """Landing-zone sensor: request ingestion runs for ready batches not yet seen."""
 
-
 import hashlib
 
 import dagster as dg
@@ -30,13 +29,17 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, dam: DamResource):
     fingerprints: list[str] = []
     for feed in FEEDS:
         for folder, fp in unseen_batches(settings.landing_dir, feed, last, ledger):
-            by_date.setdefault(folder.name if folder.name <= last else last, []).append(bronze_key(feed))
+            by_date.setdefault(folder.name if folder.name <= last else last, []).append(
+                bronze_key(feed)
+            )
             fingerprints.append(f"{folder}:{fp}")
     if not by_date:
         return dg.SkipReason("no new ready batches")
     run_key = hashlib.sha256("\n".join(sorted(fingerprints)).encode()).hexdigest()[:32]
     for bdate, keys in sorted(by_date.items()):
         yield dg.RunRequest(
-            run_key=f"{bdate}:{run_key}", partition_key=bdate, asset_selection=sorted(set(keys)),
+            run_key=f"{bdate}:{run_key}",
+            partition_key=bdate,
+            asset_selection=sorted(set(keys)),
             tags={"dam/trigger": "landing_zone_sensor"},
         )

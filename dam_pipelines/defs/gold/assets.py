@@ -9,19 +9,27 @@ import polars as pl
 from dam_pipelines.defs.governance import catalog_metadata
 from dam_pipelines.defs.metadata import preview, table_metadata
 from dam_pipelines.defs.partitions import daily
-from dam_pipelines.defs.quality import require_quality_gate
+from dam_pipelines.defs.quality import audit_gold_frames, require_quality_gate
 from dam_pipelines.defs.resources import DamResource
 from dam_pipelines.defs.silver.assets import silver_keys
 from dam_pipelines.lib import delta
-from dam_pipelines.lib.gold import PROFILE, TRENDS, build_gold
+from dam_pipelines.lib.gold import PROFILE, TRENDS, ensure_silver, gold_frames, write_gold
 from dam_pipelines.lib.lock import warehouse_lock
 
 PROFILE_KEY = dg.AssetKey(PROFILE.split("/"))
 TRENDS_KEY = dg.AssetKey(TRENDS.split("/"))
 
 #: Non-identifying profile columns shown in the asset preview.
-PROFILE_PREVIEW = ["as_of_date", "age_band", "sido_code", "active_affiliate_count", "life_stage",
-                   "card_spend_90d", "total_assets", "net_assets"]
+PROFILE_PREVIEW = [
+    "as_of_date",
+    "age_band",
+    "sido_code",
+    "active_affiliate_count",
+    "life_stage",
+    "card_spend_90d",
+    "total_assets",
+    "net_assets",
+]
 
 
 def _combinations(path) -> dg.MetadataValue | None:
@@ -31,8 +39,12 @@ def _combinations(path) -> dg.MetadataValue | None:
     combos = (
         lf.select(
             pl.concat_str(
-                [pl.when(pl.col(f"{a}_status").is_not_null()).then(pl.lit(a[0].upper())).otherwise(pl.lit("-"))
-                 for a in ("bank", "card", "securities", "life")]
+                [
+                    pl.when(pl.col(f"{a}_status").is_not_null())
+                    .then(pl.lit(a[0].upper()))
+                    .otherwise(pl.lit("-"))
+                    for a in ("bank", "card", "securities", "life")
+                ]
             ).alias("affiliates (B C S L)")
         )
         .group_by("affiliates (B C S L)")
@@ -48,13 +60,19 @@ def _combinations(path) -> dg.MetadataValue | None:
     name="gold_build",
     specs=[
         dg.AssetSpec(
-            key=PROFILE_KEY, group_name="gold", deps=silver_keys, kinds={"delta", "polars"},
+            key=PROFILE_KEY,
+            group_name="gold",
+            deps=silver_keys,
+            kinds={"delta", "polars"},
             description="One row per person (gcid) known from any affiliate's customers as of D: "
             "the unified profile of contract §6, with the documented life-stage estimate.",
             metadata=catalog_metadata(PROFILE),
         ),
         dg.AssetSpec(
-            key=TRENDS_KEY, group_name="gold", deps=silver_keys, kinds={"delta", "polars"},
+            key=TRENDS_KEY,
+            group_name="gold",
+            deps=silver_keys,
+            kinds={"delta", "polars"},
             description="Shareable card spending trends per month, province, category and age band; "
             "cells with fewer than k distinct customers are not published (contract §6).",
             metadata=catalog_metadata(TRENDS),
@@ -62,14 +80,20 @@ def _combinations(path) -> dg.MetadataValue | None:
     ],
     partitions_def=daily,
 )
-def gold_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterator[dg.MaterializeResult]:
+def gold_build(
+    context: dg.AssetExecutionContext, dam: DamResource
+) -> Iterator[dg.MaterializeResult]:
     """Rebuild the gold tables as of the partition's business date from silver."""
     settings = dam.settings()
     as_of = date.fromisoformat(context.partition_key)
-    # Write-audit-publish: blocking silver checks must pass before gold is replaced.
+    # Write-audit-publish: the blocking silver checks of D, then the built gold frames, must
+    # pass before anything is written; otherwise the previous gold version stays published.
     require_quality_gate(context, settings, as_of, "gold")
     with warehouse_lock(settings.warehouse_dir):
-        results = build_gold(settings.warehouse_dir, as_of, k=settings.k_anonymity, refresh_silver=False)
+        ensure_silver(settings.warehouse_dir, as_of)
+        profile, trends = gold_frames(settings.warehouse_dir, as_of, k=settings.k_anonymity)
+        audit_gold_frames(context, settings, as_of, {PROFILE: profile, TRENDS: trends})
+        results = write_gold(settings.warehouse_dir, as_of, profile, trends, k=settings.k_anonymity)
     profile_path = settings.table_path(*PROFILE_KEY.path)
     meta: dict[str, object] = {
         **table_metadata(profile_path),
@@ -91,8 +115,18 @@ def gold_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterator[
             "dagster/row_count": results[TRENDS].rows,
             "as_of_date": as_of.isoformat(),
             "k": settings.k_anonymity,
-            "preview": preview(trends_path, ["month", "sido_code", "category", "age_band",
-                                             "customer_count", "purchase_count", "net_amount"]),
+            "preview": preview(
+                trends_path,
+                [
+                    "month",
+                    "sido_code",
+                    "category",
+                    "age_band",
+                    "customer_count",
+                    "purchase_count",
+                    "net_amount",
+                ],
+            ),
         },
     )
 

@@ -88,3 +88,32 @@ def publish_gold(
         )
     except QualityGateError as error:
         raise _failure(error) from error
+
+
+def audit_gold_frames(
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    as_of: date,
+    frames: dict[str, pl.DataFrame],
+) -> list[CheckOutcome]:
+    """Validate every built gold frame before any is written; ``dg.Failure`` on a blocking one.
+
+    Each frame's outcomes are recorded (phase ``pre_publish``); nothing is published here.
+    """
+    outcomes: list[CheckOutcome] = []
+    try:
+        for table, df in frames.items():
+            _, found = publish(
+                settings.warehouse_dir,
+                table,
+                df,
+                as_of,
+                lambda _df: None,
+                config=quality_config(settings),
+                gate=False,
+                run_id=context.run_id,
+            )
+            outcomes.extend(found)
+    except QualityGateError as error:
+        raise _failure(error) from error
+    return outcomes

@@ -61,7 +61,9 @@ def materialization(key: dg.AssetKey, path, result: TableResult) -> dg.Materiali
     partitions_def=daily,
     can_subset=True,
 )
-def silver_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterator[dg.MaterializeResult]:
+def silver_build(
+    context: dg.AssetExecutionContext, dam: DamResource
+) -> Iterator[dg.MaterializeResult]:
     """Bring the selected silver tables to the partition's business date (incrementally)."""
     settings = dam.settings()
     as_of = date.fromisoformat(context.partition_key)
@@ -70,7 +72,9 @@ def silver_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterato
             key = silver_asset_key(feed)
             if key in context.selected_asset_keys:
                 result = build_silver_table(settings.warehouse_dir, feed, as_of)
-                context.log.info(f"{result.key}: {result.rows} rows ({result.metadata.get('mode', '')})")
+                context.log.info(
+                    f"{result.key}: {result.rows} rows ({result.metadata.get('mode', '')})"
+                )
                 yield materialization(key, settings.table_path(*key.path), result)
 
 
@@ -83,12 +87,16 @@ def silver_build(context: dg.AssetExecutionContext, dam: DamResource) -> Iterato
     kinds={"delta", "polars"},
     metadata=catalog_metadata(ROLLUP),
 )
-def card_transactions_monthly(context: dg.AssetExecutionContext, dam: DamResource) -> dg.MaterializeResult:
+def card_transactions_monthly(
+    context: dg.AssetExecutionContext, dam: DamResource
+) -> dg.MaterializeResult:
     """Monthly rollup of card purchases and cancels per customer and merchant: what the
     shareable trends aggregate, so their cost stays bounded as history grows."""
     settings = dam.settings()
     with warehouse_lock(settings.warehouse_dir):
-        result = build_transactions_monthly(settings.warehouse_dir, date.fromisoformat(context.partition_key))
+        result = build_transactions_monthly(
+            settings.warehouse_dir, date.fromisoformat(context.partition_key)
+        )
     return materialization(ROLLUP_KEY, settings.table_path(*ROLLUP_KEY.path), result)
 
 
