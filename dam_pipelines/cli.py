@@ -65,9 +65,11 @@ def _check_partition(d: date) -> None:
         )
 
 
-def _night_line(o) -> str:
+def _night_line(settings: Settings, o) -> str:
+    from dam_pipelines.lib.report import night_counts
+
     status = "ok" if o.success else f"FAILED ({', '.join(o.failed_steps) or 'see the run'})"
-    return f"night {o.business_date}: {status}  run {o.run_id}"
+    return f"night {o.business_date}: {status}  {night_counts(settings, o.run_id)}  ({o.seconds:.1f}s, run {o.run_id})"
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,7 +78,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     _check_partition(args.date)
     o = run_night(settings, args.date)
-    _print(_night_line(o))
+    _print(_night_line(settings, o))
     print_summary(settings, run_ids=[o.run_id], out=_print)
     return 0 if o.success else 1
 
@@ -89,7 +91,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
     _check_partition(args.start)
     _check_partition(args.end)
-    outcomes = backfill(settings, args.start, args.end, progress=lambda o: _print(_night_line(o)))
+    outcomes = backfill(settings, args.start, args.end, progress=lambda o: _print(_night_line(settings, o)))
     print_summary(settings, run_ids=[o.run_id for o in outcomes], out=_print)
     return 0 if outcomes and all(o.success for o in outcomes) else 1
 
@@ -108,7 +110,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print(f"using the existing landing zone {landing}")
     end = date.fromordinal(args.start.toordinal() + args.days - 1)
-    outcomes = backfill(settings, args.start, end, progress=lambda o: _print(_night_line(o)))
+    outcomes = backfill(settings, args.start, end, progress=lambda o: _print(_night_line(settings, o)))
     print_summary(settings, run_ids=None, out=_print)
     _print("")
     _print(f"warehouse: {settings.warehouse_dir}")

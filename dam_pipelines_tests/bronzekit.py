@@ -22,34 +22,13 @@ import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.conform import bronze_schema
+from dam_pipelines.lib.ingest import BATCHES_SCHEMA
 from dam_pipelines.lib.registry import DType, Feed, Kind, get_feed
 
 KST = timezone(timedelta(hours=9))
 INGESTED_AT = datetime(2030, 1, 1, tzinfo=UTC)
 
-AUDIT_SCHEMA: dict[str, pl.DataType] = {
-    "affiliate": pl.Utf8(),
-    "feed": pl.Utf8(),
-    "business_date": pl.Utf8(),
-    "revision": pl.Int64(),
-    "status": pl.Utf8(),
-    "reason": pl.Utf8(),
-    "detail": pl.Utf8(),
-    "rows_read": pl.Int64(),
-    "rows_loaded": pl.Int64(),
-    "rows_quarantined": pl.Int64(),
-    "batch_id": pl.Utf8(),
-    "format": pl.Utf8(),
-    "encoding": pl.Utf8(),
-    "manifest_sha256": pl.Utf8(),
-    "manifest_mtime_ns": pl.Int64(),
-    "dropped_columns": pl.Utf8(),
-    "event_date_min": pl.Date(),
-    "event_date_max": pl.Date(),
-    "first_seen_at": pl.Datetime("us", "UTC"),
-    "updated_at": pl.Datetime("us", "UTC"),
-    "run_id": pl.Utf8(),
-}
+AUDIT_SCHEMA = BATCHES_SCHEMA
 
 
 def gcid(person: str) -> str:

@@ -23,15 +23,6 @@ POLARS_TYPES: dict[DType, pl.DataType] = {
     DType.BOOL: pl.Boolean(),
 }
 
-BRONZE_LINEAGE: dict[str, pl.DataType] = {
-    "_batch_id": pl.Utf8(),
-    "_revision": pl.Int64(),
-    "_source_file": pl.Utf8(),
-    "_row_number": pl.Int64(),
-    "_ingested_at": UTC_TS,
-    "business_date": pl.Utf8(),
-}
-
 #: Lineage kept in silver: which delivery a row comes from (business_date as a Date there).
 SILVER_LINEAGE: dict[str, pl.DataType] = {
     "business_date": pl.Date(),
@@ -54,8 +45,10 @@ def _data_columns(feed: Feed) -> dict[str, pl.DataType]:
 
 
 def bronze_schema(feed: Feed) -> pl.Schema:
-    """The bronze table of ``feed`` as docs/design.md lays it out, in column order."""
-    return pl.Schema({**_data_columns(feed), **BRONZE_LINEAGE})
+    """The bronze table of ``feed`` as ingestion writes it (docs/design.md), in column order."""
+    from dam_pipelines.lib.validate import bronze_schema as written
+
+    return pl.Schema(written(feed))
 
 
 def silver_schema(feed: Feed) -> pl.Schema:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -39,6 +40,7 @@ class RunOutcome:
     run_id: str
     success: bool
     failed_steps: list[str]
+    seconds: float = 0.0
 
 
 def _dam(settings: Settings):
@@ -84,6 +86,7 @@ def run_night(
 
     from dam_pipelines.definitions import build_definitions
 
+    started = time.perf_counter()
     os.environ["DAGSTER_HOME"] = str(ensure_instance_home(settings.dagster_home))
     job = build_definitions(_dam(settings)).resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
@@ -95,7 +98,10 @@ def run_night(
     failed = [
         e.step_key for e in result.all_events if e.is_step_failure and e.step_key is not None
     ]
-    return RunOutcome(business_date.isoformat(), result.run_id, result.success, failed)
+    return RunOutcome(
+        business_date.isoformat(), result.run_id, result.success, failed,
+        time.perf_counter() - started,
+    )
 
 
 def date_range(start: date, end: date) -> list[date]:
@@ -103,11 +109,17 @@ def date_range(start: date, end: date) -> list[date]:
 
 
 def backfill(
-    settings: Settings, start: date, end: date, *, progress: Callable[[RunOutcome], None] | None = None
+    settings: Settings,
+    start: date,
+    end: date,
+    *,
+    progress: Callable[[RunOutcome], None] | None = None,
+    log_level: str = "WARNING",
 ) -> list[RunOutcome]:
+    """Run the nights ``start``..``end`` in order; stops at the first failed night."""
     outcomes = []
     for d in date_range(start, end):
-        o = run_night(settings, d)
+        o = run_night(settings, d, log_level=log_level)
         outcomes.append(o)
         if progress:
             progress(o)

@@ -12,6 +12,19 @@ from dam_pipelines.lib.tables import find_tables
 from dam_pipelines.settings import Settings
 
 
+def night_counts(settings: Settings, run_id: str) -> str:
+    """One line: what a run did to the batches it saw."""
+    led = read_ledger(settings).filter(pl.col("run_id") == run_id)
+    if led.height == 0:
+        return "no new batches"
+    by = dict(led.group_by("status").agg(pl.len()).iter_rows())
+    parts = [f"{by[s]} {s.lower()}" for s in ("LOADED", "REJECTED", "SKIPPED", "REPLACED") if s in by]
+    loaded = led.filter(pl.col("status") == "LOADED")
+    rows = int(loaded["rows_loaded"].sum() or 0)
+    bad = int(loaded["rows_quarantined"].sum() or 0)
+    return f"batches: {', '.join(parts)}; rows loaded {rows:,}, quarantined {bad:,}"
+
+
 def print_summary(
     settings: Settings, *, run_ids: Sequence[str] | None, out: Callable[[str], None] = print
 ) -> None:

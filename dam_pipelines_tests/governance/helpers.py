@@ -11,6 +11,7 @@ import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.registry import DType, Feed, Kind, Role, get_feed
+from dam_pipelines.lib.validate import quarantine_schema
 from dam_pipelines.settings import Settings
 
 TYPES: dict[DType, pl.DataType] = {
@@ -103,22 +104,7 @@ def write_bronze(
     )
 
 
-QUARANTINE = {
-    "affiliate": pl.Utf8(),
-    "feed": pl.Utf8(),
-    "business_date": pl.Utf8(),
-    "revision": pl.Int64(),
-    "row_number": pl.Int64(),
-    "column": pl.Utf8(),
-    "reason": pl.Utf8(),
-    "detail": pl.Utf8(),
-    "value": pl.Utf8(),
-    "customer_no": pl.Utf8(),
-    "record": pl.Utf8(),
-    "batch_id": pl.Utf8(),
-    "source_file": pl.Utf8(),
-    "quarantined_at": pl.Datetime("us", "UTC"),
-}
+QUARANTINE = quarantine_schema()
 
 
 def write_quarantine(

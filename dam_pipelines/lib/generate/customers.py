@@ -33,11 +33,13 @@ PREFIX = {"bank": "B", "card": "C", "securities": "S", "life": "L"}
 STATUS = ("ACTIVE", "DORMANT", "CLOSED")
 ACTIVE, DORMANT, CLOSED = 0, 1, 2
 ID_MODULUS = 10**9
+#: Multipliers of the affine numbering; each must be coprime with ID_MODULUS (odd, not a
+#: multiple of 5) so that sequence numbers map one-to-one onto customer numbers.
 _ID_MULT = {
     "bank": 387_420_489,
     "card": 282_475_249,
-    "securities": 244_140_625,
-    "life": 170_859_375,
+    "securities": 244_140_623,
+    "life": 170_859_377,
 }
 
 # Share of people holding each affiliate per age band: <19, 19-29, 30-49, 50-64, 65+.
