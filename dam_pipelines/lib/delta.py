@@ -309,3 +309,20 @@ def live_files(path: Path) -> list[str]:
 
     actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
     return sorted(unquote(f) for f in actions.get("path", []))
+
+
+def partition_columns(path: Path) -> list[str]:
+    return list(DeltaTable(str(path)).metadata().partition_columns)
+
+
+def empty_frame(path: Path) -> pl.DataFrame:
+    """A zero-row frame with the table's schema."""
+    empty = pl.from_arrow(pa.schema(DeltaTable(str(path)).schema().to_arrow()).empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty
+
+
+def file_paths(path: Path) -> list[str]:
+    """Absolute local paths of the current version's data files."""
+    root = str(path).rstrip("/")
+    return [f"{root}/{f}" for f in live_files(path)]

@@ -7,24 +7,40 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.tables import find_tables, view_name
 from dam_pipelines.settings import Settings
 
+_DUCK = {pl.Utf8: "VARCHAR", pl.Date: "DATE", pl.Int64: "BIGINT", pl.Int32: "INTEGER"}
+
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view ``<layer>.<table>`` for each table of the warehouse."""
+    """An in-memory DuckDB with a view ``<layer>.<table>`` for each table of the warehouse.
+
+    Views scan the live parquet files of the current Delta version lazily (partition columns
+    from the folder names), so queries read only what they need.
+    """
     con = duckdb.connect()
     for key, path in find_tables(warehouse).items():
         schema, name = view_name(key)
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        lf = delta.scan(path)
-        assert lf is not None
-        # Arrow of the live files; DuckDB scans it lazily through the polars frame.
-        frame = lf.collect()
-        con.register(f"__{schema}_{name}", frame.to_arrow())
-        con.execute(f'CREATE VIEW "{schema}"."{name}" AS SELECT * FROM "__{schema}_{name}"')
+        files = delta.file_paths(path)
+        if files:
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            parts = delta.partition_columns(path)
+            hive = "hive_partitioning = false"
+            if parts:
+                schema_of = delta.empty_frame(path).schema
+                types = ", ".join(f"'{c}': '{_DUCK.get(schema_of[c], 'VARCHAR')}'" for c in parts)
+                hive = f"hive_partitioning = true, hive_types = {{{types}}}"
+            source = f"read_parquet([{listing}], {hive}, union_by_name = true)"
+            con.execute(f'CREATE VIEW "{schema}"."{name}" AS SELECT * FROM {source}')
+        else:
+            empty = delta.empty_frame(path)
+            con.register(f"__{schema}_{name}", empty.to_arrow())
+            con.execute(f'CREATE VIEW "{schema}"."{name}" AS SELECT * FROM "__{schema}_{name}"')
     return con
 
 
