@@ -164,7 +164,7 @@ def unseen_batches(
 def _loose_revision(raw: bytes) -> int:
     """The manifest's revision if it is readable, else 0 (used to key the ledger row)."""
     try:
-        rev = json.loads(raw.decode("utf-8")).get("revision")
+        rev = json.loads(raw.decode("utf-8-sig")).get("revision")  # a BOM is tolerated (manifest.py)
     except (ValueError, UnicodeDecodeError, AttributeError):
         return 0
     return rev if isinstance(rev, int) and not isinstance(rev, bool) and rev >= 1 else 0

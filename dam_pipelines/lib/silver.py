@@ -245,14 +245,23 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
     config = delta.table_config(stats_columns(schema, feed))
     meta = {"dam.as_of": as_of.isoformat(), "dam.mode": _mode(full)}
     if full:
-        # Start from nothing: also drops whatever a later D had added.
+        # One latest-delivery-per-key over every batch dated <= D (exact whatever the dates an
+        # event moved between); also drops whatever a later D had added.
+        every = [d for d in now if d <= as_of.isoformat()]
+        df = (
+            latest_per_key(_delivered(warehouse, feed, every), feed.key)
+            .filter(pl.col("event_date") <= as_of)
+            .sort(["event_date", *feed.key])
+            .collect()
+        )
         delta.overwrite(
             path,
-            pl.DataFrame(schema=schema),
+            df.select([pl.col(c).cast(t) for c, t in schema.items()]),
             partition_by=["event_date"],
             configuration=config,
             metadata=meta,
         )
+        ranges = []
     for start, end in ranges:
         wanted = [
             d
@@ -270,6 +279,7 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
             configuration=config,
             metadata=meta,
         )
+    moved = _reconcile_moved(path, feed, ranges, as_of, meta) if ranges else 0
     write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now})
     mode = _mode(full) if (full or ranges) else "unchanged"
     return _result(
@@ -278,8 +288,54 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
         as_of,
         mode,
         changed_batches=len(changed),
+        stale_copies_removed=moved,
         recomputed_event_dates=[[a.isoformat(), b.isoformat()] for a, b in ranges],
     )
+
+
+#: How far before the recomputed event dates a stale copy of a re-sent event is looked for.
+MOVED_EVENT_LOOKBACK_DAYS = 31
+
+
+def _reconcile_moved(
+    path: Path, feed: Feed, ranges: list[tuple[date, date]], as_of: date, meta: dict[str, str]
+) -> int:
+    """Remove older copies of events whose latest delivery moved them to another date.
+
+    The recomputed ranges hold each key's latest delivery among the batches read; an older
+    copy of the same key can sit in an event-date partition outside them (a re-delivery moved
+    the event). Within the look-back window every key must appear once: the latest delivery
+    (business_date, then revision) stays, the other copies' partitions are rewritten.
+    """
+    lo = (min(a for a, _ in ranges) - timedelta(days=MOVED_EVENT_LOOKBACK_DAYS)).isoformat()
+    window = [d for d in delta.partition_files(path, "event_date") if lo <= d <= as_of.isoformat()]
+    lf = delta.scan_partitions(path, "event_date", window)
+    if lf is None:
+        return 0
+    keys = list(feed.key)
+    located = (
+        lf.select(*keys, "event_date", "business_date", "_revision")
+        .filter(pl.len().over(keys) > 1)
+        .collect()
+    )
+    if located.is_empty():
+        return 0
+    stale = (
+        located.sort(["business_date", "_revision"], descending=True)
+        .with_columns(pl.int_range(pl.len()).over(keys).alias("_rank"))
+        .filter(pl.col("_rank") > 0)
+        .drop("_rank")
+    )
+    for day in stale["event_date"].unique().sort():
+        part = delta.scan_partitions(path, "event_date", [day.isoformat()])
+        assert part is not None
+        kept = part.join(
+            stale.lazy().filter(pl.col("event_date") == day),
+            on=[*keys, "event_date", "business_date", "_revision"],
+            how="anti",
+        ).collect()
+        delta.replace_where(path, kept, f"event_date = '{day.isoformat()}'", metadata=meta)
+    return stale.height
 
 
 def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = False) -> TableResult:
