@@ -147,3 +147,20 @@ def test_ge_frames_hold_no_identifier_but_keep_keys_checkable(clean_warehouse: P
         text = frame.select(pl.all().cast(pl.Utf8)).write_csv()
         assert not sampled and not [v for v in identifiers if v in text], table
         assert frame[KEY].n_unique() == frame.height == d.df.height, table
+
+
+def test_old_nights_are_pruned_from_the_docs_folder(tmp_path):
+    """Results and pages older than DOCS_KEEP_DAYS go, so the docs build stays bounded."""
+    from datetime import date
+
+    from dam_pipelines.lib.quality import gx as gxm
+
+    root = tmp_path / "docs"
+    for top in (gxm.RESULTS_DIR, "validations"):
+        for night in ("2026-09-01", "2026-10-24", "2026-11-24"):
+            (root / top / "silver" / "card.transactions" / night / "run").mkdir(parents=True)
+    session = gxm.GxSession.__new__(gxm.GxSession)  # no GE context needed to prune
+    session.root = root
+    assert session.prune(date(2026, 11, 24)) == 2
+    left = sorted(p.name for p in root.glob("*/*/*/*"))
+    assert left == ["2026-10-24", "2026-10-24", "2026-11-24", "2026-11-24"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ log = logging.getLogger("dam_pipelines")
 SITE = "dam_quality"
 RESULTS_DIR = "_results"  # GE validation results store, inside the docs folder
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+DOCS_KEEP_DAYS = 31  # nights of results and pages kept in the docs folder (bounded growth)
 INDEX_LIMIT = 200  # validation results listed on the index page (about a week of nights)
 ROW = "_dq_row"
 KEY = "_dq_key"
@@ -211,6 +212,7 @@ class GxSession:
     context: Any = None
     validations: list[Validation] = field(default_factory=list)
     _suites: set[str] = field(default_factory=set)
+    _seq: int = 0
 
     def __post_init__(self) -> None:
         import great_expectations as gx
@@ -278,14 +280,15 @@ class GxSession:
 
         suite = self.register(name, rules, sampled=sampled)
         source = self.context.data_sources.get("dam")
-        asset = source.add_dataframe_asset(name=f"{name}.{len(self.validations)}")
+        self._seq += 1  # unique names across the nights a reused session validates
+        asset = source.add_dataframe_asset(name=f"{name}.{self._seq}")
         batch = asset.add_batch_definition_whole_dataframe("frame")
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{name}.{len(self.validations)}", data=batch, suite=suite)
+            gx.ValidationDefinition(name=f"{name}.{self._seq}", data=batch, suite=suite)
         )
         checkpoint = self.context.checkpoints.add(
             gx.Checkpoint(
-                name=f"{name}.{len(self.validations)}",
+                name=f"{name}.{self._seq}",
                 validation_definitions=[definition],
                 actions=[],
                 result_format=RESULT_FORMAT,
@@ -305,6 +308,25 @@ class GxSession:
         self.validations.append(v)
         return v
 
+    def prune(self, as_of: date, keep_days: int = DOCS_KEEP_DAYS) -> int:
+        """Drop results and pages of nights older than ``keep_days`` before ``as_of``.
+
+        Keeps the docs folder (and the index build, which reads every stored result) bounded
+        instead of growing with the history. Returns the number of nights' folders removed.
+        """
+        import shutil
+
+        cutoff = (as_of - timedelta(days=keep_days)).isoformat()
+        removed = 0
+        for top in (self.root / RESULTS_DIR, self.root / "validations"):
+            if not top.is_dir():
+                continue
+            for night in top.glob("*/*/*"):
+                if night.is_dir() and _is_date(night.name) and night.name < cutoff:
+                    shutil.rmtree(night, ignore_errors=True)
+                    removed += 1
+        return removed
+
     def build_docs(self) -> Path:
         """Render tonight's pages and the index; fill in every validation's page URL."""
         from great_expectations.data_context.types.resource_identifiers import (
@@ -318,3 +340,24 @@ class GxSession:
             urls = self.context.get_docs_sites_urls(resource_identifier=v.result_id, site_name=SITE)
             v.url = urls[0]["site_url"] if urls else None
         return self.root / "index.html"
+
+
+_SESSIONS: dict[Path, GxSession] = {}
+
+
+def session_for(root: Path) -> GxSession:
+    """The process's GE session for ``root`` (building a context costs about a second),
+    emptied of the previous run's validations."""
+    session = _SESSIONS.get(root)
+    if session is None:
+        session = _SESSIONS[root] = GxSession(root)
+    session.validations = []
+    return session
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -308,7 +308,7 @@ def run_quality(
     """
     ctx = RunContext(warehouse, as_of, config or QualityConfig())
     run_time = now or datetime.now(UTC)
-    session = gx.GxSession(gx.docs_dir(warehouse)) if docs else None
+    session = gx.session_for(gx.docs_dir(warehouse)) if docs else None
     outcomes: list[CheckOutcome] = []
     targets = _targets(tables)
     for table in targets:
@@ -321,6 +321,7 @@ def run_quality(
         for spec in AUDIT_SPECS:
             outcomes += _audit_outcomes(spec, feed_tables, ctx, session, run_time)
     if session is not None and session.validations:
+        session.prune(as_of)
         session.build_docs()
         urls = {v.suite: v.url for v in session.validations}
         outcomes = [replace(o, docs_url=urls.get(o.suite)) for o in outcomes]
