@@ -342,19 +342,6 @@ class GxSession:
         return self.root / "index.html"
 
 
-_SESSIONS: dict[Path, GxSession] = {}
-
-
-def session_for(root: Path) -> GxSession:
-    """The process's GE session for ``root`` (building a context costs about a second),
-    emptied of the previous run's validations."""
-    session = _SESSIONS.get(root)
-    if session is None:
-        session = _SESSIONS[root] = GxSession(root)
-    session.validations = []
-    return session
-
-
 def _is_date(text: str) -> bool:
     try:
         date.fromisoformat(text)

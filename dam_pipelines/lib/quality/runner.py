@@ -308,7 +308,7 @@ def run_quality(
     """
     ctx = RunContext(warehouse, as_of, config or QualityConfig())
     run_time = now or datetime.now(UTC)
-    session = gx.session_for(gx.docs_dir(warehouse)) if docs else None
+    session = gx.GxSession(gx.docs_dir(warehouse)) if docs else None
     outcomes: list[CheckOutcome] = []
     targets = _targets(tables)
     for table in targets:
