@@ -43,13 +43,22 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     landing = Path(args.landing).resolve() if args.landing else settings.landing_dir
     t0 = time.perf_counter()
     summary = generate_landing(
-        landing, customers=args.customers, days=args.days, start=args.start, seed=args.seed,
-        faults=args.faults, progress=lambda m: _print(f"  {m}"),
+        landing,
+        customers=args.customers,
+        days=args.days,
+        start=args.start,
+        seed=args.seed,
+        faults=args.faults,
+        progress=lambda m: _print(f"  {m}"),
     )
     _print(
         f"generated {summary.batches} batches, {summary.rows:,} rows in {summary.files} files "
         f"under {landing} in {time.perf_counter() - t0:.1f}s"
-        + (f"; {len(summary.faults)} planted faults listed in {landing / '_faults.json'}" if args.faults else "")
+        + (
+            f"; {len(summary.faults)} planted faults listed in {landing / '_faults.json'}"
+            if args.faults
+            else ""
+        )
     )
     return 0
 
@@ -91,7 +100,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
     _check_partition(args.start)
     _check_partition(args.end)
-    outcomes = backfill(settings, args.start, args.end, progress=lambda o: _print(_night_line(settings, o)))
+    outcomes = backfill(
+        settings, args.start, args.end, progress=lambda o: _print(_night_line(settings, o))
+    )
     print_summary(settings, run_ids=[o.run_id for o in outcomes], out=_print)
     return 0 if outcomes and all(o.success for o in outcomes) else 1
 
@@ -104,13 +115,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     landing = settings.landing_dir
     if not (landing.exists() and any(landing.iterdir())):
-        _print(f"generating sample feeds into {landing} ({args.customers} customers, {args.days} days, faults planted)")
-        generate_landing(landing, customers=args.customers, days=args.days, start=args.start,
-                         seed=args.seed, faults=True, progress=lambda m: _print(f"  {m}"))
+        _print(
+            f"generating sample feeds into {landing} ({args.customers} customers, {args.days} days, faults planted)"
+        )
+        generate_landing(
+            landing,
+            customers=args.customers,
+            days=args.days,
+            start=args.start,
+            seed=args.seed,
+            faults=True,
+            progress=lambda m: _print(f"  {m}"),
+        )
     else:
         _print(f"using the existing landing zone {landing}")
     end = date.fromordinal(args.start.toordinal() + args.days - 1)
-    outcomes = backfill(settings, args.start, end, progress=lambda o: _print(_night_line(settings, o)))
+    outcomes = backfill(
+        settings, args.start, end, progress=lambda o: _print(_night_line(settings, o))
+    )
     print_summary(settings, run_ids=None, out=_print)
     _print("")
     _print(f"warehouse: {settings.warehouse_dir}")
@@ -132,7 +154,9 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     outcome, records = run_purge_job(settings, args.date)
     for kind, verification in records:
         _print(f"  {kind}: {verification}")
-    _print(f"purge as of {args.date}: {'ok, verified' if outcome.success else 'FAILED'}  run {outcome.run_id}")
+    _print(
+        f"purge as of {args.date}: {'ok, verified' if outcome.success else 'FAILED'}  run {outcome.run_id}"
+    )
     return 0 if outcome.success else 1
 
 
@@ -148,13 +172,37 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """Time every stage at a scale (docs/performance.md); never touches the configured dirs."""
+    from dam_pipelines.lib.bench import run_bench
+
+    run_bench(
+        args.customers,
+        args.days,
+        seed=args.seed,
+        work_dir=Path(args.work_dir),
+        json_path=Path(args.json) if args.json else None,
+        keep=args.keep,
+        out=_print,
+    )
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from dam_pipelines.lib.nightly import ensure_instance_home
 
     env = dict(os.environ, DAGSTER_HOME=str(ensure_instance_home(settings.dagster_home)))
     exe = Path(sys.executable).with_name("dagster")
-    cmd = [str(exe), "dev", "-w", str(Path(__file__).resolve().parent.parent / "workspace.yaml"),
-           "-h", args.host, "-p", str(args.port)]
+    cmd = [
+        str(exe),
+        "dev",
+        "-w",
+        str(Path(__file__).resolve().parent.parent / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     _print("starting: " + " ".join(cmd))
     os.execve(cmd[0], cmd, env)
     return 0  # pragma: no cover
@@ -164,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dam", description="The financial group's data dam.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="write a synthetic landing zone that follows the feed contract")
+    g = sub.add_parser(
+        "generate", help="write a synthetic landing zone that follows the feed contract"
+    )
     g.add_argument("--landing", help="landing directory (default: DAM_LANDING_DIR or data/landing)")
     g.add_argument("--customers", type=_positive, required=True, help="number of people")
     g.add_argument("--days", type=_positive, required=True, help="number of business days")
@@ -189,19 +239,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(fn=cmd_demo)
 
-    q = sub.add_parser("sql", help="DuckDB SQL over every published table (views like gold.customer_profile)")
+    q = sub.add_parser(
+        "sql", help="DuckDB SQL over every published table (views like gold.customer_profile)"
+    )
     q.add_argument("query")
     q.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
     q.add_argument("--output", help="file to write (required for parquet; csv defaults to stdout)")
     q.set_defaults(fn=cmd_sql)
 
-    pg = sub.add_parser("purge", help="retention purge and physical removal as of a date (through Dagster)")
+    pg = sub.add_parser(
+        "purge", help="retention purge and physical removal as of a date (through Dagster)"
+    )
     pg.add_argument("--date", type=_date, required=True, help="business date D, YYYY-MM-DD")
     pg.set_defaults(fn=cmd_purge)
 
     c = sub.add_parser("catalog", help="the governance report: every table and column classified")
     c.add_argument("--output", help="write the markdown report to this file")
     c.set_defaults(fn=cmd_catalog)
+
+    bn = sub.add_parser(
+        "bench", help="time every stage at a scale (generation to purge), in-process"
+    )
+    bn.add_argument("--customers", type=_positive, default=100_000)
+    bn.add_argument("--days", type=_positive, default=30)
+    bn.add_argument("--seed", type=int, default=42)
+    bn.add_argument("--json", help="write the figures to this JSON file")
+    bn.add_argument("--work-dir", default="data/bench", help="scratch dir (emptied first)")
+    bn.add_argument("--keep", action="store_true", help="keep the landing zone and warehouse")
+    bn.set_defaults(fn=cmd_bench)
 
     u = sub.add_parser("ui", help="start the Dagster UI on this project's instance")
     u.add_argument("--host", default="127.0.0.1")

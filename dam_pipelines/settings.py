@@ -109,7 +109,9 @@ def load_settings(
             )
         key = DEV_PSEUDONYM_KEY
     elif dam_env == "prod" and (key == DEV_PSEUDONYM_KEY or len(key) < 16):
-        raise ConfigError("DAM_PSEUDONYM_KEY must be a real secret of at least 16 characters in prod")
+        raise ConfigError(
+            "DAM_PSEUDONYM_KEY must be a real secret of at least 16 characters in prod"
+        )
 
     def path(name: str, default: Path) -> Path:
         raw = env.get(name)

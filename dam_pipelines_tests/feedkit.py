@@ -49,11 +49,20 @@ def rows(affiliate: str, feed: str, *overrides: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(data, schema={c: pl.Utf8 for c in data[0]})
 
 
-def transactions(n: int, day: str = "2026-11-24", prefix: str = "A", amount: int = 1000) -> pl.DataFrame:
+def transactions(
+    n: int, day: str = "2026-11-24", prefix: str = "A", amount: int = 1000
+) -> pl.DataFrame:
     return rows(
-        "card", "transactions",
-        *[{"approval_no": f"{prefix}{i:05d}", "approved_at": f"{day}T10:00:00+09:00",
-           "amount": str(amount + i)} for i in range(n)],
+        "card",
+        "transactions",
+        *[
+            {
+                "approval_no": f"{prefix}{i:05d}",
+                "approved_at": f"{day}T10:00:00+09:00",
+                "amount": str(amount + i),
+            }
+            for i in range(n)
+        ],
     )
 
 

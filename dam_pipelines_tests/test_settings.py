@@ -21,14 +21,20 @@ def test_prod_refuses_to_start_without_a_key():
         load_settings(env={"DAM_ENV": "prod"})
     with pytest.raises(ConfigError):
         load_settings(env={"DAM_ENV": "prod", "DAM_PSEUDONYM_KEY": DEV_PSEUDONYM_KEY})
-    s = load_settings(env={"DAM_ENV": "prod", "DAM_PSEUDONYM_KEY": "a-real-secret-of-32-characters!!"})
+    s = load_settings(
+        env={"DAM_ENV": "prod", "DAM_PSEUDONYM_KEY": "a-real-secret-of-32-characters!!"}
+    )
     assert not s.uses_dev_key
 
 
 @pytest.mark.parametrize(
     "env",
-    [{"DAM_BAD_ROW_THRESHOLD": "2"}, {"DAM_BAD_ROW_THRESHOLD": "x"}, {"DAM_K_ANONYMITY": "0"},
-     {"DAM_ENV": "staging"}],
+    [
+        {"DAM_BAD_ROW_THRESHOLD": "2"},
+        {"DAM_BAD_ROW_THRESHOLD": "x"},
+        {"DAM_K_ANONYMITY": "0"},
+        {"DAM_ENV": "staging"},
+    ],
 )
 def test_bad_configuration_is_a_clear_error(env):
     with pytest.raises(ConfigError):
@@ -36,6 +42,10 @@ def test_bad_configuration_is_a_clear_error(env):
 
 
 def test_overrides_win_and_paths_resolve(tmp_path):
-    s = load_settings(env={"DAM_WAREHOUSE_DIR": "/nope"}, overrides={"DAM_WAREHOUSE_DIR": str(tmp_path)})
+    s = load_settings(
+        env={"DAM_WAREHOUSE_DIR": "/nope"}, overrides={"DAM_WAREHOUSE_DIR": str(tmp_path)}
+    )
     assert s.warehouse_dir == tmp_path.resolve()
-    assert s.table_path("gold", "customer_profile") == tmp_path.resolve() / "gold" / "customer_profile"
+    assert (
+        s.table_path("gold", "customer_profile") == tmp_path.resolve() / "gold" / "customer_profile"
+    )

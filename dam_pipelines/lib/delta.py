@@ -68,14 +68,23 @@ def replace_where(
     if not exists(path):
         path.mkdir(parents=True, exist_ok=True)
         write_deltalake(
-            str(path), _arrow(df), mode="overwrite", partition_by=list(partition_by or []) or None,
-            configuration=dict(configuration or {}), writer_properties=WRITER,
+            str(path),
+            _arrow(df),
+            mode="overwrite",
+            partition_by=list(partition_by or []) or None,
+            configuration=dict(configuration or {}),
+            writer_properties=WRITER,
             commit_properties=commit,
         )
     else:
         write_deltalake(
-            str(path), _arrow(df), mode="overwrite", predicate=predicate,
-            writer_properties=WRITER, commit_properties=commit, schema_mode=None,
+            str(path),
+            _arrow(df),
+            mode="overwrite",
+            predicate=predicate,
+            writer_properties=WRITER,
+            commit_properties=commit,
+            schema_mode=None,
         )
     return DeltaTable(str(path)).version()
 
@@ -92,10 +101,14 @@ def overwrite(
     commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
     path.mkdir(parents=True, exist_ok=True)
     write_deltalake(
-        str(path), _arrow(df), mode="overwrite", schema_mode="overwrite",
+        str(path),
+        _arrow(df),
+        mode="overwrite",
+        schema_mode="overwrite",
         partition_by=list(partition_by or []) or None,
         configuration=dict(configuration or {}) if not exists(path) else None,
-        writer_properties=WRITER, commit_properties=commit,
+        writer_properties=WRITER,
+        commit_properties=commit,
     )
     return DeltaTable(str(path)).version()
 
@@ -110,7 +123,9 @@ def append(
     path.mkdir(parents=True, exist_ok=True)
     new = not exists(path)
     write_deltalake(
-        str(path), _arrow(df), mode="append",
+        str(path),
+        _arrow(df),
+        mode="append",
         partition_by=(list(partition_by or []) or None) if new else None,
         configuration=dict(configuration or {}) if new else None,
         writer_properties=WRITER,
@@ -132,14 +147,22 @@ def upsert(
     ``extra_predicate`` (on target ``t``) narrows the target scan, e.g. to a partition range.
     """
     if not exists(path):
-        return replace_where(path, df, "true", partition_by=partition_by, configuration=configuration)
+        return replace_where(
+            path, df, "true", partition_by=partition_by, configuration=configuration
+        )
     cond = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     if extra_predicate:
         cond = f"{cond} AND {extra_predicate}"
     (
         DeltaTable(str(path))
-        .merge(_arrow(df), predicate=cond, source_alias="s", target_alias="t",
-               writer_properties=WRITER, streamed_exec=False)
+        .merge(
+            _arrow(df),
+            predicate=cond,
+            source_alias="s",
+            target_alias="t",
+            writer_properties=WRITER,
+            streamed_exec=False,
+        )
         .when_matched_update_all()
         .when_not_matched_insert_all()
         .execute()
@@ -221,9 +244,11 @@ def scan_partitions(path: Path, column: str, values: Sequence[str]) -> pl.LazyFr
         return empty.lazy()
     partition_cols = dt.metadata().partition_columns
     lf = pl.scan_parquet(
-        files, hive_partitioning=True,
+        files,
+        hive_partitioning=True,
         hive_schema={c: empty.schema[c] for c in partition_cols},
-        missing_columns="insert", extra_columns="ignore",
+        missing_columns="insert",
+        extra_columns="ignore",
     )
     return lf.select(empty.columns)
 
@@ -240,8 +265,14 @@ def merge_delete(path: Path, source: pl.DataFrame, predicate: str) -> dict[str, 
     """
     return (
         DeltaTable(str(path))
-        .merge(_arrow(source), predicate=predicate, source_alias="s", target_alias="t",
-               writer_properties=WRITER, streamed_exec=False)
+        .merge(
+            _arrow(source),
+            predicate=predicate,
+            source_alias="s",
+            target_alias="t",
+            writer_properties=WRITER,
+            streamed_exec=False,
+        )
         .when_matched_delete()
         .execute()
     )
@@ -298,7 +329,8 @@ def vacuum_now(path: Path) -> dict[str, Any]:
 def data_files_on_disk(path: Path) -> list[str]:
     """Every parquet file under the table root outside the log, relative to the root."""
     return sorted(
-        p.relative_to(path).as_posix() for p in path.rglob("*.parquet")
+        p.relative_to(path).as_posix()
+        for p in path.rglob("*.parquet")
         if "_delta_log" not in p.relative_to(path).parts
     )
 

@@ -116,7 +116,15 @@ def stats_columns(feed: Feed) -> list[str]:
 #: Audit tables take many small commits: checkpoint often so opening them stays cheap.
 AUDIT_TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
 
-QUARANTINE_STATS = ["affiliate", "feed", "business_date", "revision", "row_number", "column", "reason"]
+QUARANTINE_STATS = [
+    "affiliate",
+    "feed",
+    "business_date",
+    "revision",
+    "row_number",
+    "column",
+    "reason",
+]
 
 
 def ready_batches(landing: Path, feed: Feed, up_to: str) -> list[Path]:
@@ -149,7 +157,11 @@ def unseen_batches(
     """Ready batches whose current manifest sighting is not in the ledger (for the sensor)."""
     seen = set(
         ledger.filter((pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name))
-        .select(pl.concat_str("manifest_sha256", pl.col("manifest_mtime_ns").cast(pl.Utf8), separator=":"))
+        .select(
+            pl.concat_str(
+                "manifest_sha256", pl.col("manifest_mtime_ns").cast(pl.Utf8), separator=":"
+            )
+        )
         .to_series()
         .to_list()
     )
@@ -164,7 +176,9 @@ def unseen_batches(
 def _loose_revision(raw: bytes) -> int:
     """The manifest's revision if it is readable, else 0 (used to key the ledger row)."""
     try:
-        rev = json.loads(raw.decode("utf-8-sig")).get("revision")  # a BOM is tolerated (manifest.py)
+        rev = json.loads(raw.decode("utf-8-sig")).get(
+            "revision"
+        )  # a BOM is tolerated (manifest.py)
     except (ValueError, UnicodeDecodeError, AttributeError):
         return 0
     return rev if isinstance(rev, int) and not isinstance(rev, bool) and rev >= 1 else 0
@@ -184,12 +198,22 @@ def _ledger_row(
 ) -> dict[str, Any]:
     row = {k: None for k in BATCHES_SCHEMA}
     row.update(
-        affiliate=o.affiliate, feed=o.feed, business_date=o.business_date, revision=o.revision,
-        status=o.status, reason=o.reason, detail=o.detail, rows_read=o.rows_read,
-        rows_loaded=o.rows_loaded, rows_quarantined=o.rows_quarantined,
+        affiliate=o.affiliate,
+        feed=o.feed,
+        business_date=o.business_date,
+        revision=o.revision,
+        status=o.status,
+        reason=o.reason,
+        detail=o.detail,
+        rows_read=o.rows_read,
+        rows_loaded=o.rows_loaded,
+        rows_quarantined=o.rows_quarantined,
         rows_suppressed=o.rows_suppressed,
         batch_id=f"{o.affiliate}/{o.feed}/{o.business_date}/r{o.revision}",
-        manifest_sha256=fp[0], manifest_mtime_ns=fp[1], first_seen_at=now, updated_at=now,
+        manifest_sha256=fp[0],
+        manifest_mtime_ns=fp[1],
+        first_seen_at=now,
+        updated_at=now,
         run_id=run_id,
     )
     row.update(extra)
@@ -218,9 +242,17 @@ def ingest_feeds(
     quarantine: list[pl.DataFrame] = []
     predicates: list[str] = []
     for feed in feeds:
-        mine = ledger.filter((pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name))
+        mine = ledger.filter(
+            (pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name)
+        )
         report, rows, q = _ingest_one(
-            settings, feed, up_to, mine, run_id=run_id, now=now, suppress=suppress,
+            settings,
+            feed,
+            up_to,
+            mine,
+            run_id=run_id,
+            now=now,
+            suppress=suppress,
             say=log or (lambda _msg: None),
         )
         reports[feed.id] = report
@@ -230,7 +262,8 @@ def ingest_feeds(
             predicates.append(predicate)
     if predicates:
         version = delta.replace_where(
-            settings.table_path(*QUARANTINE), pl.concat(quarantine),
+            settings.table_path(*QUARANTINE),
+            pl.concat(quarantine),
             " OR ".join(f"({p})" for p in predicates),
             configuration=delta.table_config(QUARANTINE_STATS, **AUDIT_TABLE_PROPERTIES),
         )
@@ -239,7 +272,9 @@ def ingest_feeds(
     if ledger_rows:
         df = pl.DataFrame(ledger_rows, schema=BATCHES_SCHEMA, orient="row")
         delta.upsert(
-            settings.table_path(*BATCHES), df, LEDGER_KEY,
+            settings.table_path(*BATCHES),
+            df,
+            LEDGER_KEY,
             configuration=delta.table_config(
                 ["business_date", "revision", "status"], **AUDIT_TABLE_PROPERTIES
             ),
@@ -264,12 +299,14 @@ def ingest_feed(
 
 
 def _batch_predicate(feed: Feed, bdate: str, rev: int) -> str:
-    return " AND ".join([
-        f"affiliate = {delta.sql_literal(feed.affiliate)}",
-        f"feed = {delta.sql_literal(feed.name)}",
-        f"business_date = {delta.sql_literal(bdate)}",
-        f"revision = {rev}",
-    ])
+    return " AND ".join(
+        [
+            f"affiliate = {delta.sql_literal(feed.affiliate)}",
+            f"feed = {delta.sql_literal(feed.name)}",
+            f"business_date = {delta.sql_literal(bdate)}",
+            f"revision = {rev}",
+        ]
+    )
 
 
 def _ingest_one(
@@ -298,7 +335,9 @@ def _ingest_one(
             continue  # this exact sighting was handled by an earlier run
         current = {**ledger, **rows}
         loaded_revs = [
-            r for (d, r), row in current.items() if d == bdate and row["status"] in (LOADED, SKIPPED)
+            r
+            for (d, r), row in current.items()
+            if d == bdate and row["status"] in (LOADED, SKIPPED)
         ]
         loaded_rev = max(loaded_revs) if loaded_revs else None
         base = dict(affiliate=feed.affiliate, feed=feed.name, business_date=bdate, revision=rev)
@@ -306,31 +345,58 @@ def _ingest_one(
         if prev is not None and prev["status"] in (LOADED, SKIPPED, REPLACED):
             # Same key and revision delivered again: a no-op, logged.
             status = REPLACED if prev["status"] == REPLACED else SKIPPED
-            updated = {**prev, "status": status, "manifest_sha256": fp[0],
-                       "manifest_mtime_ns": fp[1], "updated_at": now, "run_id": run_id}
+            updated = {
+                **prev,
+                "status": status,
+                "manifest_sha256": fp[0],
+                "manifest_mtime_ns": fp[1],
+                "updated_at": now,
+                "run_id": run_id,
+            }
             rows[(bdate, rev)] = updated
-            report.outcomes.append(BatchOutcome(**base, status=status, rows_read=prev["rows_read"],
-                                                rows_loaded=prev["rows_loaded"] or 0,
-                                                rows_quarantined=prev["rows_quarantined"] or 0))
+            report.outcomes.append(
+                BatchOutcome(
+                    **base,
+                    status=status,
+                    rows_read=prev["rows_read"],
+                    rows_loaded=prev["rows_loaded"] or 0,
+                    rows_quarantined=prev["rows_quarantined"] or 0,
+                )
+            )
             say(f"{feed.id} {bdate} r{rev}: re-delivered, {status.lower()}")
             continue
         if loaded_rev is not None and rev < loaded_rev:
-            o = BatchOutcome(**base, status=REPLACED,
-                             detail=f"revision {rev} arrived after revision {loaded_rev} was loaded")
+            o = BatchOutcome(
+                **base,
+                status=REPLACED,
+                detail=f"revision {rev} arrived after revision {loaded_rev} was loaded",
+            )
             rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now, extra={})
             report.outcomes.append(o)
             say(f"{feed.id} {bdate} r{rev}: superseded by r{loaded_rev}")
             continue
 
         try:
-            vb = validate_batch(folder, feed, bdate, pseudonym_key=settings.pseudonym_key,
-                                bad_row_threshold=settings.bad_row_threshold, ingested_at=now)
+            vb = validate_batch(
+                folder,
+                feed,
+                bdate,
+                pseudonym_key=settings.pseudonym_key,
+                bad_row_threshold=settings.bad_row_threshold,
+                ingested_at=now,
+            )
         except BatchRejected as rej:
-            o = BatchOutcome(**base, status=REJECTED, reason=rej.reason, detail=rej.detail,
-                             rows_read=getattr(rej, "rows_read", None))
+            o = BatchOutcome(
+                **base,
+                status=REJECTED,
+                reason=rej.reason,
+                detail=rej.detail,
+                rows_read=getattr(rej, "rows_read", None),
+            )
             first = prev["first_seen_at"] if prev else now
-            rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now,
-                                             extra={"first_seen_at": first})
+            rows[(bdate, rev)] = _ledger_row(
+                o, fp=fp, run_id=run_id, now=now, extra={"first_seen_at": first}
+            )
             report.outcomes.append(o)
             say(f"{feed.id} {bdate} r{rev}: REJECTED {rej.reason}: {rej.detail}")
             continue
@@ -342,29 +408,58 @@ def _ingest_one(
             suppressed = loaded.height - kept.height
             loaded = kept
         report.bronze_version = delta.replace_where(
-            bronze_path, loaded, f"business_date = {delta.sql_literal(bdate)}",
+            bronze_path,
+            loaded,
+            f"business_date = {delta.sql_literal(bdate)}",
             partition_by=["business_date"],
-            configuration=delta.table_config(stats_columns(feed), **{"delta.checkpointInterval": "20"}),
+            configuration=delta.table_config(
+                stats_columns(feed), **{"delta.checkpointInterval": "20"}
+            ),
             metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
         )
-        q = vb.quarantine.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"))
-        q = q.select([pl.col(c).cast(t) if c in q.columns else pl.lit(None, t).alias(c)
-                      for c, t in quarantine_schema().items()])
+        q = vb.quarantine.with_columns(
+            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at")
+        )
+        q = q.select(
+            [
+                pl.col(c).cast(t) if c in q.columns else pl.lit(None, t).alias(c)
+                for c, t in quarantine_schema().items()
+            ]
+        )
         if suppress is not None:
             q = suppress(feed, bdate, q)
         quarantine.append((q, _batch_predicate(feed, bdate, rev)))
-        o = BatchOutcome(**base, status=LOADED, rows_read=vb.rows_read, rows_loaded=loaded.height,
-                         rows_quarantined=vb.bad_rows, rows_suppressed=suppressed)
-        rows[(bdate, rev)] = _ledger_row(o, fp=fp, run_id=run_id, now=now, extra={
-            "format": vb.manifest.format, "encoding": vb.manifest.encoding,
-            "dropped_columns": ",".join(vb.dropped_columns) or None,
-            "event_date_min": vb.event_date_min, "event_date_max": vb.event_date_max,
-            "first_seen_at": prev["first_seen_at"] if prev else now,
-        })
+        o = BatchOutcome(
+            **base,
+            status=LOADED,
+            rows_read=vb.rows_read,
+            rows_loaded=loaded.height,
+            rows_quarantined=vb.bad_rows,
+            rows_suppressed=suppressed,
+        )
+        rows[(bdate, rev)] = _ledger_row(
+            o,
+            fp=fp,
+            run_id=run_id,
+            now=now,
+            extra={
+                "format": vb.manifest.format,
+                "encoding": vb.manifest.encoding,
+                "dropped_columns": ",".join(vb.dropped_columns) or None,
+                "event_date_min": vb.event_date_min,
+                "event_date_max": vb.event_date_max,
+                "first_seen_at": prev["first_seen_at"] if prev else now,
+            },
+        )
         if loaded_rev is not None and loaded_rev != rev:
             old = current[(bdate, loaded_rev)]
-            rows[(bdate, loaded_rev)] = {**old, "status": REPLACED, "updated_at": now, "run_id": run_id,
-                                         "detail": f"replaced by revision {rev}"}
+            rows[(bdate, loaded_rev)] = {
+                **old,
+                "status": REPLACED,
+                "updated_at": now,
+                "run_id": run_id,
+                "detail": f"replaced by revision {rev}",
+            }
         report.outcomes.append(o)
         say(f"{feed.id} {bdate} r{rev}: loaded {loaded.height}, quarantined {vb.bad_rows} rows")
 

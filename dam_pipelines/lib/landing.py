@@ -28,7 +28,9 @@ def batch_folder(landing: Path, affiliate: str, feed: str, business_date: str) -
     return landing / affiliate / feed / business_date
 
 
-def csv_bytes(df: pl.DataFrame, *, encoding: str = "utf-8", bom: bool = False, crlf: bool = False) -> bytes:
+def csv_bytes(
+    df: pl.DataFrame, *, encoding: str = "utf-8", bom: bool = False, crlf: bool = False
+) -> bytes:
     """RFC 4180 csv of ``df`` (nulls as empty fields) in ``encoding`` (strict)."""
     text = df.write_csv(null_value="", line_terminator="\r\n" if crlf else "\n")
     data = text.encode("cp949" if encoding == "cp949" else "utf-8")

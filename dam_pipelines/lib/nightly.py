@@ -69,8 +69,13 @@ def run_purge_job(settings: Settings, as_of: date) -> tuple[RunOutcome, list[tup
     job = build_definitions(_dam(settings)).resolve_job_def("purge_job")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, tags={"dam/trigger": "cli"},
-            run_config={**_logging("INFO"), "ops": {"purge": {"config": {"as_of": as_of.isoformat()}}}},
+            instance=instance,
+            raise_on_error=False,
+            tags={"dam/trigger": "cli"},
+            run_config={
+                **_logging("INFO"),
+                "ops": {"purge": {"config": {"as_of": as_of.isoformat()}}},
+            },
         )
     failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
     mine = read_records(settings.warehouse_dir).filter(pl.col("run_id") == result.run_id)
@@ -91,15 +96,18 @@ def run_night(
     job = build_definitions(_dam(settings)).resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, partition_key=business_date.isoformat(), raise_on_error=False,
+            instance=instance,
+            partition_key=business_date.isoformat(),
+            raise_on_error=False,
             tags={"dam/trigger": "cli"},
             run_config=_logging(log_level),
         )
-    failed = [
-        e.step_key for e in result.all_events if e.is_step_failure and e.step_key is not None
-    ]
+    failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key is not None]
     return RunOutcome(
-        business_date.isoformat(), result.run_id, result.success, failed,
+        business_date.isoformat(),
+        result.run_id,
+        result.success,
+        failed,
         time.perf_counter() - started,
     )
 

@@ -40,14 +40,39 @@ class Role(StrEnum):
 
 #: Province (sido) codes in force; legacy codes are accepted and normalized in silver.
 SIDO_CODES = (
-    "11", "26", "27", "28", "29", "30", "31", "36", "41", "43", "44", "46", "47", "48", "50",
-    "51", "52",
+    "11",
+    "26",
+    "27",
+    "28",
+    "29",
+    "30",
+    "31",
+    "36",
+    "41",
+    "43",
+    "44",
+    "46",
+    "47",
+    "48",
+    "50",
+    "51",
+    "52",
 )
 LEGACY_SIDO = {"42": "51", "45": "52"}
 
 MERCHANT_CATEGORIES = (
-    "GROCERY", "RESTAURANT", "CAFE", "FUEL", "TRANSPORT", "ONLINE_SHOPPING", "DEPARTMENT_STORE",
-    "EDUCATION", "MEDICAL", "TRAVEL", "ENTERTAINMENT", "UTILITIES",
+    "GROCERY",
+    "RESTAURANT",
+    "CAFE",
+    "FUEL",
+    "TRANSPORT",
+    "ONLINE_SHOPPING",
+    "DEPARTMENT_STORE",
+    "EDUCATION",
+    "MEDICAL",
+    "TRAVEL",
+    "ENTERTAINMENT",
+    "UTILITIES",
 )
 
 AFFILIATES = ("bank", "card", "securities", "life")
@@ -116,7 +141,12 @@ class Feed:
 def _customers(affiliate: str) -> Feed:
     cols = [
         Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("rrn", DType.STRING, role=Role.DIRECT, description="resident registration number; replaced by gcid"),
+        Column(
+            "rrn",
+            DType.STRING,
+            role=Role.DIRECT,
+            description="resident registration number; replaced by gcid",
+        ),
         Column("name", DType.STRING, role=Role.DIRECT),
         Column("phone", DType.STRING, required=False, role=Role.DIRECT),
         Column("birth_date", DType.DATE, role=Role.QUASI),
@@ -130,13 +160,22 @@ def _customers(affiliate: str) -> Feed:
     if affiliate == "securities":
         cols.append(Column("risk_grade", DType.INT, required=False, min=1, max=5))
     cols.append(Column("updated_at", DType.TIMESTAMP))
-    return Feed(affiliate, "customers", Kind.CHANGE, ("customer_no",), tuple(cols),
-                description=f"{affiliate} customer master (change feed)")
+    return Feed(
+        affiliate,
+        "customers",
+        Kind.CHANGE,
+        ("customer_no",),
+        tuple(cols),
+        description=f"{affiliate} customer master (change feed)",
+    )
 
 
 def _erasure(affiliate: str) -> Feed:
     return Feed(
-        affiliate, "erasure_requests", Kind.EVENT, ("request_id",),
+        affiliate,
+        "erasure_requests",
+        Kind.EVENT,
+        ("request_id",),
         (
             Column("request_id", DType.STRING, role=Role.RECORD_KEY),
             Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
@@ -148,102 +187,178 @@ def _erasure(affiliate: str) -> Feed:
 
 
 _CARD = (
-    Feed("card", "merchants", Kind.CHANGE, ("merchant_id",), (
-        Column("merchant_id", DType.STRING, role=Role.RECORD_KEY),
-        Column("merchant_name", DType.STRING),
-        Column("category", DType.ENUM, values=MERCHANT_CATEGORIES),
-        Column("sido_code", DType.ENUM, values=SIDO_CODES + tuple(LEGACY_SIDO)),
-        Column("updated_at", DType.TIMESTAMP),
-    ), description="card merchant master (change feed)"),
-    Feed("card", "transactions", Kind.EVENT, ("approval_no",), (
-        Column("approval_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("card_no", DType.STRING, role=Role.PAN),
-        Column("approved_at", DType.TIMESTAMP),
-        Column("txn_type", DType.ENUM, values=("PURCHASE", "CANCEL", "CASH_ADVANCE")),
-        Column("original_approval_no", DType.STRING, required=False,
-               required_when=("txn_type", "CANCEL"), role=Role.RECORD_KEY),
-        Column("amount", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
-        Column("installment_months", DType.INT, allowed_ints=(0, *range(2, 37))),
-        Column("merchant_id", DType.STRING, role=Role.RECORD_KEY),
-        Column("channel", DType.ENUM, values=("ONLINE", "OFFLINE")),
-        Column("is_overseas", DType.BOOL),
-    ), event_time="approved_at", description="card approvals: purchases, cancels, cash advances"),
+    Feed(
+        "card",
+        "merchants",
+        Kind.CHANGE,
+        ("merchant_id",),
+        (
+            Column("merchant_id", DType.STRING, role=Role.RECORD_KEY),
+            Column("merchant_name", DType.STRING),
+            Column("category", DType.ENUM, values=MERCHANT_CATEGORIES),
+            Column("sido_code", DType.ENUM, values=SIDO_CODES + tuple(LEGACY_SIDO)),
+            Column("updated_at", DType.TIMESTAMP),
+        ),
+        description="card merchant master (change feed)",
+    ),
+    Feed(
+        "card",
+        "transactions",
+        Kind.EVENT,
+        ("approval_no",),
+        (
+            Column("approval_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column("card_no", DType.STRING, role=Role.PAN),
+            Column("approved_at", DType.TIMESTAMP),
+            Column("txn_type", DType.ENUM, values=("PURCHASE", "CANCEL", "CASH_ADVANCE")),
+            Column(
+                "original_approval_no",
+                DType.STRING,
+                required=False,
+                required_when=("txn_type", "CANCEL"),
+                role=Role.RECORD_KEY,
+            ),
+            Column("amount", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
+            Column("installment_months", DType.INT, allowed_ints=(0, *range(2, 37))),
+            Column("merchant_id", DType.STRING, role=Role.RECORD_KEY),
+            Column("channel", DType.ENUM, values=("ONLINE", "OFFLINE")),
+            Column("is_overseas", DType.BOOL),
+        ),
+        event_time="approved_at",
+        description="card approvals: purchases, cancels, cash advances",
+    ),
 )
 
 _BANK = (
-    Feed("bank", "deposit_accounts", Kind.SNAPSHOT, ("account_no",), (
-        Column("account_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("product_type", DType.ENUM, values=("DEMAND", "SAVINGS", "TIME_DEPOSIT", "INSTALLMENT_SAVINGS")),
-        Column("opened_on", DType.DATE),
-        Column("closed_on", DType.DATE, required=False),
-        Column("status", DType.ENUM, values=("ACTIVE", "DORMANT", "CLOSED")),
-        Column("balance", DType.INT, min=0, role=Role.FINANCIAL),
-        Column("interest_rate", DType.DECIMAL, role=Role.FINANCIAL),
-    ), description="daily snapshot of deposit accounts"),
-    Feed("bank", "loans", Kind.SNAPSHOT, ("loan_no",), (
-        Column("loan_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("loan_type", DType.ENUM, values=("MORTGAGE", "JEONSE", "CREDIT", "AUTO")),
-        Column("principal", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
-        Column("outstanding_balance", DType.INT, min=0, role=Role.FINANCIAL),
-        Column("interest_rate", DType.DECIMAL, role=Role.FINANCIAL),
-        Column("opened_on", DType.DATE),
-        Column("maturity_on", DType.DATE),
-        Column("days_past_due", DType.INT, min=0, role=Role.FINANCIAL),
-        Column("status", DType.ENUM, values=("NORMAL", "DELINQUENT", "DEFAULTED", "REPAID", "WRITTEN_OFF")),
-    ), description="daily snapshot of loans"),
+    Feed(
+        "bank",
+        "deposit_accounts",
+        Kind.SNAPSHOT,
+        ("account_no",),
+        (
+            Column("account_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column(
+                "product_type",
+                DType.ENUM,
+                values=("DEMAND", "SAVINGS", "TIME_DEPOSIT", "INSTALLMENT_SAVINGS"),
+            ),
+            Column("opened_on", DType.DATE),
+            Column("closed_on", DType.DATE, required=False),
+            Column("status", DType.ENUM, values=("ACTIVE", "DORMANT", "CLOSED")),
+            Column("balance", DType.INT, min=0, role=Role.FINANCIAL),
+            Column("interest_rate", DType.DECIMAL, role=Role.FINANCIAL),
+        ),
+        description="daily snapshot of deposit accounts",
+    ),
+    Feed(
+        "bank",
+        "loans",
+        Kind.SNAPSHOT,
+        ("loan_no",),
+        (
+            Column("loan_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column("loan_type", DType.ENUM, values=("MORTGAGE", "JEONSE", "CREDIT", "AUTO")),
+            Column("principal", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
+            Column("outstanding_balance", DType.INT, min=0, role=Role.FINANCIAL),
+            Column("interest_rate", DType.DECIMAL, role=Role.FINANCIAL),
+            Column("opened_on", DType.DATE),
+            Column("maturity_on", DType.DATE),
+            Column("days_past_due", DType.INT, min=0, role=Role.FINANCIAL),
+            Column(
+                "status",
+                DType.ENUM,
+                values=("NORMAL", "DELINQUENT", "DEFAULTED", "REPAID", "WRITTEN_OFF"),
+            ),
+        ),
+        description="daily snapshot of loans",
+    ),
 )
 
 _SECURITIES = (
-    Feed("securities", "trades", Kind.EVENT, ("trade_id",), (
-        Column("trade_id", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("account_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("executed_at", DType.TIMESTAMP),
-        Column("market", DType.ENUM, values=("KOSPI", "KOSDAQ", "NASDAQ", "NYSE")),
-        Column("symbol", DType.STRING),
-        Column("side", DType.ENUM, values=("BUY", "SELL")),
-        Column("quantity", DType.INT, min=0, exclusive_min=True),
-        Column("price", DType.DECIMAL, min=0, exclusive_min=True, role=Role.FINANCIAL),
-        Column("amount", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
-        Column("fee", DType.INT, min=0, role=Role.FINANCIAL),
-    ), event_time="executed_at", description="executed trades"),
-    Feed("securities", "holdings", Kind.SNAPSHOT, ("account_no", "symbol"), (
-        Column("account_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("symbol", DType.STRING),
-        Column("market", DType.ENUM, values=("KOSPI", "KOSDAQ", "NASDAQ", "NYSE")),
-        Column("quantity", DType.INT, min=0, exclusive_min=True),
-        Column("avg_cost", DType.DECIMAL, role=Role.FINANCIAL),
-        Column("market_value", DType.INT, min=0, role=Role.FINANCIAL),
-    ), description="daily snapshot of holdings"),
+    Feed(
+        "securities",
+        "trades",
+        Kind.EVENT,
+        ("trade_id",),
+        (
+            Column("trade_id", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column("account_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("executed_at", DType.TIMESTAMP),
+            Column("market", DType.ENUM, values=("KOSPI", "KOSDAQ", "NASDAQ", "NYSE")),
+            Column("symbol", DType.STRING),
+            Column("side", DType.ENUM, values=("BUY", "SELL")),
+            Column("quantity", DType.INT, min=0, exclusive_min=True),
+            Column("price", DType.DECIMAL, min=0, exclusive_min=True, role=Role.FINANCIAL),
+            Column("amount", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
+            Column("fee", DType.INT, min=0, role=Role.FINANCIAL),
+        ),
+        event_time="executed_at",
+        description="executed trades",
+    ),
+    Feed(
+        "securities",
+        "holdings",
+        Kind.SNAPSHOT,
+        ("account_no", "symbol"),
+        (
+            Column("account_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column("symbol", DType.STRING),
+            Column("market", DType.ENUM, values=("KOSPI", "KOSDAQ", "NASDAQ", "NYSE")),
+            Column("quantity", DType.INT, min=0, exclusive_min=True),
+            Column("avg_cost", DType.DECIMAL, role=Role.FINANCIAL),
+            Column("market_value", DType.INT, min=0, role=Role.FINANCIAL),
+        ),
+        description="daily snapshot of holdings",
+    ),
 )
 
 _LIFE = (
-    Feed("life", "policies", Kind.SNAPSHOT, ("policy_no",), (
-        Column("policy_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("product_type", DType.ENUM, values=("WHOLE_LIFE", "TERM", "HEALTH", "ANNUITY", "VARIABLE", "SAVINGS")),
-        Column("contracted_on", DType.DATE),
-        Column("status", DType.ENUM, values=("ACTIVE", "LAPSED", "SURRENDERED", "MATURED")),
-        Column("monthly_premium", DType.INT, min=0, role=Role.FINANCIAL),
-        Column("sum_assured", DType.INT, min=0, role=Role.FINANCIAL),
-        Column("paid_months", DType.INT, min=0),
-        Column("lapsed_on", DType.DATE, required=False, required_when=("status", "LAPSED")),
-        Column("surrender_value", DType.INT, min=0, role=Role.FINANCIAL),
-    ), description="daily snapshot of life policies"),
-    Feed("life", "premium_payments", Kind.EVENT, ("payment_id",), (
-        Column("payment_id", DType.STRING, role=Role.RECORD_KEY),
-        Column("policy_no", DType.STRING, role=Role.RECORD_KEY),
-        Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
-        Column("due_on", DType.DATE),
-        Column("paid_at", DType.TIMESTAMP, required=False, required_when=("result", "PAID")),
-        Column("amount", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
-        Column("method", DType.ENUM, values=("AUTO_DEBIT", "CARD", "TRANSFER")),
-        Column("result", DType.ENUM, values=("PAID", "FAILED")),
-    ), event_time="due_on", description="premium payments (event date = due date)"),
+    Feed(
+        "life",
+        "policies",
+        Kind.SNAPSHOT,
+        ("policy_no",),
+        (
+            Column("policy_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column(
+                "product_type",
+                DType.ENUM,
+                values=("WHOLE_LIFE", "TERM", "HEALTH", "ANNUITY", "VARIABLE", "SAVINGS"),
+            ),
+            Column("contracted_on", DType.DATE),
+            Column("status", DType.ENUM, values=("ACTIVE", "LAPSED", "SURRENDERED", "MATURED")),
+            Column("monthly_premium", DType.INT, min=0, role=Role.FINANCIAL),
+            Column("sum_assured", DType.INT, min=0, role=Role.FINANCIAL),
+            Column("paid_months", DType.INT, min=0),
+            Column("lapsed_on", DType.DATE, required=False, required_when=("status", "LAPSED")),
+            Column("surrender_value", DType.INT, min=0, role=Role.FINANCIAL),
+        ),
+        description="daily snapshot of life policies",
+    ),
+    Feed(
+        "life",
+        "premium_payments",
+        Kind.EVENT,
+        ("payment_id",),
+        (
+            Column("payment_id", DType.STRING, role=Role.RECORD_KEY),
+            Column("policy_no", DType.STRING, role=Role.RECORD_KEY),
+            Column("customer_no", DType.STRING, role=Role.CUSTOMER_KEY),
+            Column("due_on", DType.DATE),
+            Column("paid_at", DType.TIMESTAMP, required=False, required_when=("result", "PAID")),
+            Column("amount", DType.INT, min=0, exclusive_min=True, role=Role.FINANCIAL),
+            Column("method", DType.ENUM, values=("AUTO_DEBIT", "CARD", "TRANSFER")),
+            Column("result", DType.ENUM, values=("PAID", "FAILED")),
+        ),
+        event_time="due_on",
+        description="premium payments (event date = due date)",
+    ),
 )
 
 

@@ -18,7 +18,9 @@ def night_counts(settings: Settings, run_id: str) -> str:
     if led.height == 0:
         return "no new batches"
     by = dict(led.group_by("status").agg(pl.len()).iter_rows())
-    parts = [f"{by[s]} {s.lower()}" for s in ("LOADED", "REJECTED", "SKIPPED", "REPLACED") if s in by]
+    parts = [
+        f"{by[s]} {s.lower()}" for s in ("LOADED", "REJECTED", "SKIPPED", "REPLACED") if s in by
+    ]
     loaded = led.filter(pl.col("status") == "LOADED")
     rows = int(loaded["rows_loaded"].sum() or 0)
     bad = int(loaded["rows_quarantined"].sum() or 0)
@@ -39,10 +41,14 @@ def print_summary(
     else:
         by = ledger.group_by("status").agg(pl.len().alias("n")).sort("status")
         out("  " + ", ".join(f"{r['status'].lower()} {r['n']}" for r in by.iter_rows(named=True)))
-        rej = ledger.filter(pl.col("status") == "REJECTED").sort("affiliate", "feed", "business_date")
+        rej = ledger.filter(pl.col("status") == "REJECTED").sort(
+            "affiliate", "feed", "business_date"
+        )
         for r in rej.iter_rows(named=True):
-            out(f"  rejected {r['affiliate']}/{r['feed']} {r['business_date']} r{r['revision']}: "
-                f"{r['reason']} - {r['detail']}")
+            out(
+                f"  rejected {r['affiliate']}/{r['feed']} {r['business_date']} r{r['revision']}: "
+                f"{r['reason']} - {r['detail']}"
+            )
         per = (
             ledger.filter(pl.col("status") == "LOADED")
             .group_by("affiliate", "feed")
@@ -51,7 +57,9 @@ def print_summary(
         )
         out("rows per table (loaded / quarantined):")
         for r in per.iter_rows(named=True):
-            out(f"  bronze/{r['affiliate']}/{r['feed']:<18} {r['rows_loaded']:>10,} / {r['rows_quarantined']:,}")
+            out(
+                f"  bronze/{r['affiliate']}/{r['feed']:<18} {r['rows_loaded']:>10,} / {r['rows_quarantined']:,}"
+            )
     tables = find_tables(settings.warehouse_dir)
     out(f"tables under {settings.warehouse_dir}:")
     for key, path in tables.items():

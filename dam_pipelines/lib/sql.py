@@ -45,7 +45,11 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
 
 def run_sql(
-    settings: Settings, query: str, *, fmt: str = "table", output: str | None = None,
+    settings: Settings,
+    query: str,
+    *,
+    fmt: str = "table",
+    output: str | None = None,
     out: Callable[[str], None] = print,
 ) -> int:
     con = connect(settings.warehouse_dir)

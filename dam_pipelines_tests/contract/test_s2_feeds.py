@@ -206,13 +206,19 @@ def test_an_event_moved_by_a_later_night_is_counted_once_incrementally(tmp_path:
     s = settings_for(tmp_path)
     deliver(s, "card", "customers", "2026-11-01", {"customer_no": "C1"})
     deliver(
-        s, "card", "transactions", "2026-11-10",
+        s,
+        "card",
+        "transactions",
+        "2026-11-10",
         {"approval_no": "A1", "approved_at": "2026-11-10T10:00:00+09:00", "amount": "100"},
     )
     prof, _ = run(s, "2026-11-10")  # full build: A1 lives in the 11-10 partition
     assert [r["card_spend_90d"] for r in prof.values()] == [100]
     deliver(
-        s, "card", "transactions", "2026-11-18",
+        s,
+        "card",
+        "transactions",
+        "2026-11-18",
         {"approval_no": "A1", "approved_at": "2026-11-11T10:00:00+09:00", "amount": "120"},
     )
     prof, _ = run(s, "2026-11-18")  # incremental: recomputes 11-11..11-18 only

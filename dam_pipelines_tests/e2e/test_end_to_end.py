@@ -35,12 +35,18 @@ def night(tmp_path_factory):
     from dam_pipelines.settings import load_settings
 
     root = tmp_path_factory.mktemp("e2e")
-    settings = load_settings(env={
-        "DAM_LANDING_DIR": str(root / "landing"), "DAM_WAREHOUSE_DIR": str(root / "warehouse"),
-        "DAGSTER_HOME": str(root / "dagster_home"), "DAM_PSEUDONYM_KEY": "e2e-key-0123456789abcdef",
-        "DAM_ENV": "test",
-    })
-    generate_landing(settings.landing_dir, customers=400, days=DAYS, start=START, seed=7, faults=True)
+    settings = load_settings(
+        env={
+            "DAM_LANDING_DIR": str(root / "landing"),
+            "DAM_WAREHOUSE_DIR": str(root / "warehouse"),
+            "DAGSTER_HOME": str(root / "dagster_home"),
+            "DAM_PSEUDONYM_KEY": "e2e-key-0123456789abcdef",
+            "DAM_ENV": "test",
+        }
+    )
+    generate_landing(
+        settings.landing_dir, customers=400, days=DAYS, start=START, seed=7, faults=True
+    )
     outcomes = backfill(settings, START, START + timedelta(days=DAYS - 1))
     return settings, outcomes
 
@@ -65,13 +71,18 @@ def test_audit_accounts_for_every_row_of_every_ready_batch(night):
         if day > (START + timedelta(days=DAYS - 1)).isoformat():
             continue
         rows = ledger.filter(
-            (pl.col("affiliate") == affiliate) & (pl.col("feed") == feed) & (pl.col("business_date") == day)
+            (pl.col("affiliate") == affiliate)
+            & (pl.col("feed") == feed)
+            & (pl.col("business_date") == day)
         )
         assert rows.height >= 1, f"batch {folder} was never logged"
         seen.add((affiliate, feed, day))
         for r in rows.iter_rows(named=True):
             if r["status"] in ("LOADED", "SKIPPED"):
-                assert r["rows_loaded"] + r["rows_quarantined"] + (r["rows_suppressed"] or 0) == r["rows_read"], r
+                assert (
+                    r["rows_loaded"] + r["rows_quarantined"] + (r["rows_suppressed"] or 0)
+                    == r["rows_read"]
+                ), r
             elif r["status"] == "REJECTED":
                 assert r["reason"] and r["detail"], r
     # bronze holds exactly the loaded rows of the current revisions, less what governance
@@ -82,7 +93,8 @@ def test_audit_accounts_for_every_row_of_every_ready_batch(night):
             erased[table] = erased.get(table, 0) + n
     for feed in FEEDS:
         cur = ledger.filter(
-            (pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name)
+            (pl.col("affiliate") == feed.affiliate)
+            & (pl.col("feed") == feed.name)
             & pl.col("status").is_in(["LOADED", "SKIPPED"])
         )
         df = delta.read(settings.table_path("bronze", feed.affiliate, feed.name))
@@ -97,18 +109,38 @@ def test_every_planted_fault_is_caught(night):
     ledger = read_ledger(settings)
     quarantine = delta.read(settings.table_path("audit", "quarantine"))
     assert quarantine is not None
-    batch_reasons = {"MANIFEST_INVALID", "FILE_MISSING", "CHECKSUM_MISMATCH", "DECODE_ERROR",
-                     "MISSING_COLUMN", "ROW_COUNT_MISMATCH", "CONTROL_TOTAL_MISMATCH", "TOO_MANY_BAD_ROWS"}
-    row_reasons = {"TYPE", "REQUIRED", "ENUM", "RANGE", "INVALID_RRN", "RRN_MISMATCH", "DUPLICATE_KEY",
-                   "UNMASKED_PAN"}
+    batch_reasons = {
+        "MANIFEST_INVALID",
+        "FILE_MISSING",
+        "CHECKSUM_MISMATCH",
+        "DECODE_ERROR",
+        "MISSING_COLUMN",
+        "ROW_COUNT_MISMATCH",
+        "CONTROL_TOTAL_MISMATCH",
+        "TOO_MANY_BAD_ROWS",
+    }
+    row_reasons = {
+        "TYPE",
+        "REQUIRED",
+        "ENUM",
+        "RANGE",
+        "INVALID_RRN",
+        "RRN_MISMATCH",
+        "DUPLICATE_KEY",
+        "UNMASKED_PAN",
+    }
     caught_batch, caught_row = set(), set()
     for f in faults:
         reason = f.get("expected_reason")
-        key = (pl.col("affiliate") == f["affiliate"]) & (pl.col("feed") == f["feed"]) & (
-            pl.col("business_date") == f["business_date"]
+        key = (
+            (pl.col("affiliate") == f["affiliate"])
+            & (pl.col("feed") == f["feed"])
+            & (pl.col("business_date") == f["business_date"])
         )
         if reason in batch_reasons:
-            hit = ledger.filter(key & (pl.col("status") == "REJECTED") & (pl.col("reason") == reason))
+            hit = ledger.filter(
+                key & (pl.col("status") == "REJECTED") & (pl.col("reason") == reason)
+            )
             assert hit.height == 1, f
             caught_batch.add(reason)
         elif reason in row_reasons:
@@ -178,6 +210,8 @@ def test_no_identifier_anywhere_in_the_warehouse(night):
             text = path.read_bytes().decode("utf-8", "replace")
             # rrns and phones anywhere; names as whole JSON strings (a syllable pair can occur
             # inside a merchant name by chance)
-            assert not any(n in text for n in (*rrns, *rrn_digits, *phones)), f"identifier in {path}"
+            assert not any(n in text for n in (*rrns, *rrn_digits, *phones)), (
+                f"identifier in {path}"
+            )
             assert not any(f'"{n}"' in text for n in names), f"name in {path}"
             assert not PAN.search(text), f"card number in {path}"

@@ -44,7 +44,10 @@ def test_loads_a_batch_and_logs_it(settings):
     assert set(df["business_date"]) == {"2026-11-24"}
     row = _status(settings, "2026-11-24")
     assert (row["status"], row["rows_read"], row["rows_loaded"], row["rows_quarantined"]) == (
-        "LOADED", 3, 3, 0,
+        "LOADED",
+        3,
+        3,
+        0,
     )
     assert row["reason"] is None
 
@@ -64,8 +67,14 @@ def test_redelivery_same_revision_is_skipped_not_duplicated(settings):
     deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(3))
     _ingest(settings)
     before = _bronze(settings)
-    deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(3),
-            created_at="2026-11-25T05:00:00+09:00")
+    deliver(
+        settings.landing_dir,
+        "card",
+        "transactions",
+        "2026-11-24",
+        transactions(3),
+        created_at="2026-11-25T05:00:00+09:00",
+    )
     report = _ingest(settings)
     assert [o.status for o in report.outcomes] == ["SKIPPED"]
     assert _bronze(settings).equals(before)
@@ -75,7 +84,13 @@ def test_redelivery_same_revision_is_skipped_not_duplicated(settings):
 
 def test_revision_two_replaces_revision_one_exactly(settings):
     deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(3))
-    deliver(settings.landing_dir, "card", "transactions", "2026-11-23", transactions(2, day="2026-11-23", prefix="B"))
+    deliver(
+        settings.landing_dir,
+        "card",
+        "transactions",
+        "2026-11-23",
+        transactions(2, day="2026-11-23", prefix="B"),
+    )
     _ingest(settings)
     other_day = _bronze(settings).filter(pl.col("business_date") == "2026-11-23")
     r2 = transactions(2, prefix="Z")
@@ -92,7 +107,14 @@ def test_revision_two_replaces_revision_one_exactly(settings):
 
 
 def test_stale_lower_revision_is_not_loaded(settings):
-    deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(2, prefix="Z"), revision=2)
+    deliver(
+        settings.landing_dir,
+        "card",
+        "transactions",
+        "2026-11-24",
+        transactions(2, prefix="Z"),
+        revision=2,
+    )
     _ingest(settings)
     deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(3), revision=1)
     report = _ingest(settings)
@@ -103,16 +125,34 @@ def test_stale_lower_revision_is_not_loaded(settings):
 def test_late_batch_for_an_earlier_date_loads_on_a_later_night(settings):
     deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(1))
     _ingest(settings, up_to="2026-11-24")
-    deliver(settings.landing_dir, "card", "transactions", "2026-11-22",
-            transactions(2, day="2026-11-22", prefix="L"))
+    deliver(
+        settings.landing_dir,
+        "card",
+        "transactions",
+        "2026-11-22",
+        transactions(2, day="2026-11-22", prefix="L"),
+    )
     report = _ingest(settings, up_to="2026-11-24")
     assert [(o.business_date, o.status) for o in report.outcomes] == [("2026-11-22", "LOADED")]
     assert sorted(set(_bronze(settings)["business_date"])) == ["2026-11-22", "2026-11-24"]
 
 
 def test_batches_after_the_night_and_unready_ones_wait(settings):
-    deliver(settings.landing_dir, "card", "transactions", "2026-11-25", transactions(1, day="2026-11-25"))
-    deliver(settings.landing_dir, "card", "transactions", "2026-11-24", transactions(1), write_manifest=False)
+    deliver(
+        settings.landing_dir,
+        "card",
+        "transactions",
+        "2026-11-25",
+        transactions(1, day="2026-11-25"),
+    )
+    deliver(
+        settings.landing_dir,
+        "card",
+        "transactions",
+        "2026-11-24",
+        transactions(1),
+        write_manifest=False,
+    )
     report = _ingest(settings, up_to="2026-11-24")
     assert report.outcomes == []
     assert not delta.exists(settings.table_path("bronze", "card", "transactions"))
@@ -133,7 +173,10 @@ def test_rejected_batch_is_logged_with_reason_and_nothing_loaded(settings):
 def test_quarantined_rows_are_accounted_and_replaced_with_their_batch(settings):
     df = transactions(20)
     bad = df.with_columns(
-        pl.when(pl.col("approval_no") == "A00003").then(pl.lit("abc")).otherwise(pl.col("amount")).alias("amount")
+        pl.when(pl.col("approval_no") == "A00003")
+        .then(pl.lit("abc"))
+        .otherwise(pl.col("amount"))
+        .alias("amount")
     )
     deliver(settings.landing_dir, "card", "transactions", "2026-11-24", bad)
     _ingest(settings)
