@@ -79,6 +79,11 @@ def test_run_records_the_night_in_the_dagster_instance_and_sql_reads_tables(monk
     assert main(["sql", "select status, rows_loaded from audit.batches", "--format", "parquet",
                  "--output", str(out_file)]) == 0
     assert sorted(pl.read_parquet(out_file)["rows_loaded"].to_list()) == [1, 4]
+    assert main(["purge", "--date", "2026-11-24"]) == 0
+    assert "purge as of 2026-11-24: ok, verified" in capsys.readouterr().out
+    report = settings.warehouse_dir.parent / "catalog.md"
+    assert main(["catalog", "--output", str(report)]) == 0
+    assert "`gold/customer_profile`" in report.read_text()
 
 
 def test_the_installed_command_exits_cleanly(tmp_path):
