@@ -69,8 +69,7 @@ def _check_partition(d: date) -> None:
     last = daily.get_last_partition_key()
     if d.isoformat() < PARTITION_START or (last is not None and d.isoformat() > last):
         raise UsageError(
-            f"business date {d} is outside the nightly partitions ({PARTITION_START} .. {last}); "
-            "the dam does not run nights for future business dates"
+            f"business date {d} is outside the nightly partitions ({PARTITION_START} .. {last})"
         )
 
 
