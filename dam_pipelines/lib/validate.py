@@ -182,10 +182,12 @@ def _typed_expr(c: Column) -> pl.Expr | None:
             raw.str.contains(DATE_PATTERN) & parsed.is_between(_MIN_DATE, _MAX_DATE)
         ).then(parsed)
     if c.dtype is DType.TIMESTAMP:
+        # ISO 8601 also allows an hours-only offset (+09): spelled out as +09:00 first.
         # The pattern pins the form down; chrono's ISO 8601 parser is then the fastest.
-        parsed = raw.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+        full = raw.str.replace(r"([+-][0-9]{2})$", "${1}:00")
+        parsed = full.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
         return pl.when(
-            raw.str.contains(TIMESTAMP_PATTERN) & parsed.is_between(_MIN_TS, _MAX_TS)
+            full.str.contains(TIMESTAMP_PATTERN) & parsed.is_between(_MIN_TS, _MAX_TS)
         ).then(parsed)
     if c.dtype is DType.BOOL:
         return pl.when(raw == "Y").then(pl.lit(True)).when(raw == "N").then(pl.lit(False))

@@ -197,3 +197,16 @@ def test_customers_land_pseudonymized(settings):
     df = _bronze(settings, feed)
     assert "rrn" not in df.columns and "name" not in df.columns and "phone" not in df.columns
     assert len(df["gcid"][0]) == 64
+
+
+def test_an_hours_only_offset_is_an_iso_offset(settings):
+    stamps = ["2026-11-24T13:05:09+09", "2026-11-24T13:05:09"] + ["2026-11-24T10:00:00+09:00"] * 10
+    df = transactions(12).with_columns(pl.Series("approved_at", stamps))
+    deliver(settings.landing_dir, "card", "transactions", "2026-11-24", df)
+    _ingest(settings)
+    loaded = _bronze(settings)
+    assert loaded.height == 11
+    assert loaded["approved_at"][0] == datetime(2026, 11, 24, 4, 5, 9, tzinfo=UTC)
+    q = delta.read(settings.table_path("audit", "quarantine"))
+    assert q is not None
+    assert q.select("row_number", "column", "reason").rows() == [(2, "approved_at", "TYPE")]
