@@ -13,24 +13,12 @@ from dam_pipelines.lib.ingest import ingest_feeds, read_ledger
 from dam_pipelines.lib.landing import write_batch
 from dam_pipelines.lib.registry import FEEDS, get_feed
 from dam_pipelines.settings import Settings, load_settings
+from dam_pipelines_tests import feedkit
 
 KEY = "k" * 20
 
 DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
-    ("any", "customers"): {
-        "customer_no": "C1",
-        "rrn": "900101-1234567",
-        "name": "김철수",
-        "phone": "010-1234-5678",
-        "birth_date": "1990-01-01",
-        "gender": "M",
-        "sido_code": "11",
-        "joined_on": "2020-01-01",
-        "status": "ACTIVE",
-        "closed_on": None,
-        "marketing_consent": "Y",
-        "updated_at": "2026-11-20T09:00:00+09:00",
-    },
+    ("any", "customers"): {**feedkit.CUSTOMER, "customer_no": "C1"},
     ("card", "merchants"): {
         "merchant_id": "M1",
         "merchant_name": "가게",

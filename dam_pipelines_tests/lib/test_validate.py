@@ -21,6 +21,7 @@ from dam_pipelines.lib.validate import (
     quarantine_schema,
     validate_batch,
 )
+from dam_pipelines_tests import feedkit
 
 BD = "2026-11-24"
 AT = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
@@ -39,20 +40,7 @@ TX = {
     "channel": "OFFLINE",
     "is_overseas": "N",
 }
-CUSTOMER = {
-    "customer_no": "B0001",
-    "rrn": "900101-1234567",
-    "name": "김철수",
-    "phone": "010-1234-5678",
-    "birth_date": "1990-01-01",
-    "gender": "M",
-    "sido_code": "11",
-    "joined_on": "2020-01-01",
-    "status": "ACTIVE",
-    "closed_on": None,
-    "marketing_consent": "Y",
-    "updated_at": "2026-11-20T09:00:00+09:00",
-}
+CUSTOMER = {**feedkit.CUSTOMER, "customer_no": "B0001"}
 MERCHANT = {
     "merchant_id": "M001",
     "merchant_name": "동네마트",
