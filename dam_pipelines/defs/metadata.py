@@ -15,6 +15,13 @@ def table_schema(df_schema: pl.Schema | dict[str, pl.DataType]) -> dg.TableSchem
     )
 
 
+def markdown_table(df: pl.DataFrame) -> dg.MetadataValue:
+    """``df`` as a markdown table for the asset page."""
+    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
+    body = "".join("| " + " | ".join(map(str, row)) + " |\n" for row in df.iter_rows())
+    return dg.MetadataValue.md(head + body)
+
+
 def preview(path: Path, columns: Sequence[str], n: int = 5) -> dg.MetadataValue | None:
     """A few rows of the non-identifying ``columns`` as markdown (for the asset page)."""
     lf = delta.scan(path)
@@ -23,10 +30,7 @@ def preview(path: Path, columns: Sequence[str], n: int = 5) -> dg.MetadataValue 
     cols = [c for c in columns if c in lf.collect_schema().names()]
     if not cols:
         return None
-    df = lf.select(cols).head(n).collect()
-    header = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    body = "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in df.iter_rows())
-    return dg.MetadataValue.md(header + body)
+    return markdown_table(lf.select(cols).head(n).collect())
 
 
 def table_metadata(path: Path, *, uri_label: str = "dagster/uri") -> dict[str, object]:

@@ -4,19 +4,11 @@ import dagster as dg
 import polars as pl
 
 from dam_pipelines.defs.bronze.assets import bronze_keys
-from dam_pipelines.defs.metadata import table_metadata
+from dam_pipelines.defs.metadata import markdown_table, table_metadata
 from dam_pipelines.defs.partitions import daily
 from dam_pipelines.defs.resources import DamResource
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.ingest import BATCHES, QUARANTINE
-
-
-def _md(df: pl.DataFrame) -> dg.MetadataValue:
-    cols = df.columns
-    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    return dg.MetadataValue.md(
-        head + "".join("| " + " | ".join(map(str, r)) + " |\n" for r in df.iter_rows())
-    )
 
 
 @dg.asset(
@@ -30,11 +22,11 @@ def _md(df: pl.DataFrame) -> dg.MetadataValue:
 )
 def audit_batches(context: dg.AssetExecutionContext, dam: DamResource) -> dg.MaterializeResult:
     path = dam.settings().table_path(*BATCHES)
-    df = delta.read(path)
+    lf = delta.scan(path)
     meta: dict[str, object] = table_metadata(path)
-    if df is not None:
-        tonight = df.filter(pl.col("run_id") == context.run_id)
-        meta["dagster/row_count"] = df.height
+    if lf is not None:
+        tonight = lf.filter(pl.col("run_id") == context.run_id).collect()
+        meta["dagster/row_count"] = lf.select(pl.len()).collect().item()
         meta["batches_tonight"] = tonight.height
         if tonight.height:
             summary = (
@@ -46,7 +38,7 @@ def audit_batches(context: dg.AssetExecutionContext, dam: DamResource) -> dg.Mat
                 )
                 .sort("status", "reason")
             )
-            meta["tonight"] = _md(summary)
+            meta["tonight"] = markdown_table(summary)
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -61,16 +53,17 @@ def audit_batches(context: dg.AssetExecutionContext, dam: DamResource) -> dg.Mat
 )
 def audit_quarantine(context: dg.AssetExecutionContext, dam: DamResource) -> dg.MaterializeResult:
     path = dam.settings().table_path(*QUARANTINE)
-    df = delta.read(path)
+    lf = delta.scan(path)
     meta: dict[str, object] = table_metadata(path)
-    if df is not None:
-        meta["dagster/row_count"] = df.height
+    if lf is not None:
+        meta["dagster/row_count"] = lf.select(pl.len()).collect().item()
         by_reason = (
-            df.group_by("affiliate", "feed", "reason")
+            lf.group_by("affiliate", "feed", "reason")
             .agg(pl.len().alias("rows"))
             .sort("affiliate", "feed", "reason")
+            .collect()
         )
-        meta["by_reason"] = _md(by_reason)
+        meta["by_reason"] = markdown_table(by_reason)
     return dg.MaterializeResult(metadata=meta)
 
 

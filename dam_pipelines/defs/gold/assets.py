@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from dam_pipelines.defs.governance import catalog_metadata
-from dam_pipelines.defs.metadata import preview, table_metadata
+from dam_pipelines.defs.metadata import markdown_table, preview, table_metadata
 from dam_pipelines.defs.partitions import daily
 from dam_pipelines.defs.quality import audit_gold_frames, require_quality_gate
 from dam_pipelines.defs.resources import DamResource
@@ -52,8 +52,7 @@ def _combinations(path) -> dg.MetadataValue | None:
         .sort("customers", descending=True)
         .collect()
     )
-    body = "".join(f"| {r[0]} | {r[1]:,} |\n" for r in combos.iter_rows())
-    return dg.MetadataValue.md("| affiliates (B C S L) | customers |\n|---|---|\n" + body)
+    return markdown_table(combos)
 
 
 @dg.multi_asset(
