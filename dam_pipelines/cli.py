@@ -182,6 +182,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         work_dir=Path(args.work_dir),
         json_path=Path(args.json) if args.json else None,
         keep=args.keep,
+        catch_up=args.catch_up,
         out=_print,
     )
     return 0
@@ -265,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--json", help="write the figures to this JSON file")
     bn.add_argument("--work-dir", default="data/bench", help="scratch dir (emptied first)")
     bn.add_argument("--keep", action="store_true", help="keep the landing zone and warehouse")
+    bn.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="time only the nights of day 10 and the last day in full; bring the history "
+        "between them up a week at a time (ingestion, erasures, silver)",
+    )
     bn.set_defaults(fn=cmd_bench)
 
     u = sub.add_parser("ui", help="start the Dagster UI on this project's instance")
