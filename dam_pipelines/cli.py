@@ -183,6 +183,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         json_path=Path(args.json) if args.json else None,
         keep=args.keep,
         catch_up=args.catch_up,
+        daily_erasures=not args.no_daily_erasures,
+        erasures=args.erasures,
         out=_print,
     )
     return 0
@@ -271,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="time only the nights of day 10 and the last day in full; bring the history "
         "between them up a week at a time (ingestion, erasures, silver)",
+    )
+    bn.add_argument(
+        "--no-daily-erasures",
+        action="store_true",
+        help="generate no erasure requests in the daily feeds (long histories at scale)",
+    )
+    bn.add_argument(
+        "--erasures", type=int, default=1000, help="customers erased at the end (default 1000)"
     )
     bn.set_defaults(fn=cmd_bench)
 

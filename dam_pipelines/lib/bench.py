@@ -599,6 +599,7 @@ def run_bench(
     erasures: int = 1000,
     keep: bool = False,
     catch_up: bool = False,
+    daily_erasures: bool = True,
     out: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Generate ``days`` of feeds for ``customers`` people under ``work_dir``, run every night
@@ -607,6 +608,8 @@ def run_bench(
     With ``catch_up`` only the nights of day 10 and of the last day run (and are timed) in
     full; the history before each is brought up in chunks of :data:`CATCH_UP_CHUNK_DAYS` days
     (ingestion, erasures, silver), which makes a 90-day history at 1M customers affordable.
+    Without ``daily_erasures`` the generator delivers no erasure requests (the erasure of
+    ``erasures`` customers at the end is still measured).
 
     Returns (and writes to ``json_path``) the figures: ``stages`` are those of the last night
     plus generation, erasure and purge; see docs/performance.md.
@@ -640,7 +643,12 @@ def run_bench(
     stages: dict[str, Stage] = {}
     with measure() as st:
         gen = generate_landing(
-            settings.landing_dir, customers=customers, days=days, start=START, seed=seed
+            settings.landing_dir,
+            customers=customers,
+            days=days,
+            start=START,
+            seed=seed,
+            erasure_requests=daily_erasures,
         )
         st.rows_in, st.rows_out = customers, gen.rows
     stages["generation"] = st
@@ -691,6 +699,15 @@ def run_bench(
             + "  ".join(f"{k} {s.wall_s:.2f}" for k, s in last.items())
         )
         done = n
+        if json_path:  # progress survives an interrupted run
+            Path(json_path).write_text(
+                json.dumps(
+                    {"partial": True, "customers": customers, "days": days, "nights": nights},
+                    indent=2,
+                    default=str,
+                ),
+                encoding="utf-8",
+            )
     stages.update(last)
     d_last = START + timedelta(days=days - 1)
     profile_s = getattr(last["gold"], "profile_s", last["gold"].wall_s)
@@ -755,6 +772,7 @@ def run_bench(
             for k, s in stages.items()
         },
         "catch_up": catch_up,
+        "daily_erasures": daily_erasures,
         "night_stages": list(NIGHT_STAGES),
         "night_s": sum(s.wall_s for s in night),
         "night_cpu_s": sum(s.cpu_s for s in night),

@@ -85,6 +85,32 @@ def silver_as_of(warehouse: Path, key: str) -> date | None:
     return date.fromisoformat(state["as_of"]) if state else None
 
 
+def _changes_of(state: dict[str, Any] | None, as_of: date, full: bool, parts: list[str]) -> dict:
+    """What the builds of the night ``as_of`` rewrote: a full rebuild, or partition values
+    (event dates, months), accumulated over several builds of the same night."""
+    prev = (state or {}).get("changes") or {}
+    if prev.get("as_of") != as_of.isoformat():
+        prev = {"as_of": as_of.isoformat(), "full": False, "partitions": []}
+    return {
+        "as_of": as_of.isoformat(),
+        "full": bool(prev["full"] or full),
+        "partitions": sorted({*prev["partitions"], *parts}),
+    }
+
+
+def rewritten_partitions(warehouse: Path, key: str, as_of: date) -> list[str] | None:
+    """Partition values of a silver event table (or the monthly rollup) that the builds of
+    the night ``as_of`` rewrote; ``None`` when unknown or after a full rebuild (treat every
+    partition as new)."""
+    state = read_state(warehouse, key)
+    changes = (state or {}).get("changes")
+    if not state or state.get("as_of") != as_of.isoformat() or not changes:
+        return None
+    if changes.get("as_of") != as_of.isoformat() or changes.get("full"):
+        return None
+    return list(changes["partitions"])
+
+
 def bronze_fingerprints(warehouse: Path, feed: Feed, as_of: date) -> dict[str, str]:
     """business_date -> fingerprint of the bronze partition, for dates <= as_of."""
     files = delta.partition_files(
@@ -279,8 +305,10 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
             configuration=config,
             metadata=meta,
         )
-    moved = _reconcile_moved(path, feed, ranges, as_of, meta) if ranges else 0
-    write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now})
+    moved, moved_days = _reconcile_moved(path, feed, ranges, as_of, meta) if ranges else (0, [])
+    days = [(a + timedelta(days=i)).isoformat() for a, b in ranges for i in range((b - a).days + 1)]
+    changes = _changes_of(state, as_of, full, [*days, *(d.isoformat() for d in moved_days)])
+    write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
     mode = _mode(full) if (full or ranges) else "unchanged"
     return _result(
         warehouse,
@@ -299,19 +327,20 @@ MOVED_EVENT_LOOKBACK_DAYS = 31
 
 def _reconcile_moved(
     path: Path, feed: Feed, ranges: list[tuple[date, date]], as_of: date, meta: dict[str, str]
-) -> int:
+) -> tuple[int, list[date]]:
     """Remove older copies of events whose latest delivery moved them to another date.
 
     The recomputed ranges hold each key's latest delivery among the batches read; an older
     copy of the same key can sit in an event-date partition outside them (a re-delivery moved
     the event). Within the look-back window every key must appear once: the latest delivery
-    (business_date, then revision) stays, the other copies' partitions are rewritten.
+    (business_date, then revision) stays, the other copies' partitions are rewritten. Returns
+    the stale copies removed and the event dates rewritten.
     """
     lo = (min(a for a, _ in ranges) - timedelta(days=MOVED_EVENT_LOOKBACK_DAYS)).isoformat()
     window = [d for d in delta.partition_files(path, "event_date") if lo <= d <= as_of.isoformat()]
     lf = delta.scan_partitions(path, "event_date", window)
     if lf is None:
-        return 0
+        return 0, []
     keys = list(feed.key)
     located = (
         lf.select(*keys, "event_date", "business_date", "_revision")
@@ -319,14 +348,15 @@ def _reconcile_moved(
         .collect()
     )
     if located.is_empty():
-        return 0
+        return 0, []
     stale = (
         located.sort(["business_date", "_revision"], descending=True)
         .with_columns(pl.int_range(pl.len()).over(keys).alias("_rank"))
         .filter(pl.col("_rank") > 0)
         .drop("_rank")
     )
-    for day in stale["event_date"].unique().sort():
+    days = stale["event_date"].unique().sort().to_list()
+    for day in days:
         part = delta.scan_partitions(path, "event_date", [day.isoformat()])
         assert part is not None
         kept = part.join(
@@ -335,7 +365,7 @@ def _reconcile_moved(
             how="anti",
         ).collect()
         delta.replace_where(path, kept, f"event_date = '{day.isoformat()}'", metadata=meta)
-    return stale.height
+    return stale.height, days
 
 
 def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = False) -> TableResult:
@@ -380,7 +410,8 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
             configuration=config,
             metadata=meta,
         )
-    write_state(warehouse, ROLLUP, {"as_of": as_of.isoformat(), "inputs": now})
+    changes = _changes_of(state, as_of, full, months)
+    write_state(warehouse, ROLLUP, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
     mode = _mode(full) if (full or months) else "unchanged"
     return _result(warehouse, ROLLUP, as_of, mode, recomputed_months=months)
 

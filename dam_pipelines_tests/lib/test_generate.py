@@ -317,6 +317,27 @@ def test_same_arguments_give_byte_identical_landing(tmp_path: Path) -> None:
     assert s1.batches == 3 * 16 and s1.rows == sum(s1.rows_per_feed.values()) > 0
 
 
+def test_without_erasure_requests_only_those_batches_change(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate_landing(a, customers=300, days=4, start=START, seed=42)
+    s = generate_landing(b, customers=300, days=4, start=START, seed=42, erasure_requests=False)
+    assert s.rows_per_feed.get("card/erasure_requests", 0) == 0
+    with_req, without = _tree(a), _tree(b)
+    assert with_req.keys() == without.keys()
+    changed = {k.split("/")[1] for k in with_req if with_req[k] != without[k]}
+    assert changed == {"erasure_requests"}  # every other feed byte for byte the same
+    with pytest.raises(ValueError, match="erasure requests"):
+        generate_landing(
+            tmp_path / "c",
+            customers=300,
+            days=10,
+            start=START,
+            seed=1,
+            faults=True,
+            erasure_requests=False,
+        )
+
+
 def test_faulty_landing_is_deterministic_too(tmp_path: Path, faulty: Path) -> None:
     again = tmp_path / "again"
     generate_landing(again, customers=300, days=10, start=START, seed=5, faults=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dam_pipelines.lib import delta
 from dam_pipelines.lib.quality import (
     TABLE_SPECS,
     QualityConfig,
@@ -252,3 +253,56 @@ def test_gold_frame_checks_cover_schema_keys_and_consistency(warehouse: Path):
     outcomes = validate_frame(PROFILE, bad, as_of=kit.D, warehouse=warehouse)
     assert {c for _, c in failed(outcomes)} >= {"schema", "keys", "consistency"}
     assert not (warehouse / "docs").exists()  # validate_frame has no side effects
+
+
+# ---- a night checks what silver rewrote, not the whole history --------------------------------
+
+
+def _night_of(warehouse: Path, rewritten: list[str], full: bool = False) -> None:
+    """Silver's record of the night kit.D: transactions partitioned by event date (as silver
+    writes them), with ``rewritten`` event dates."""
+    from dam_pipelines.lib.silver import write_state
+
+    txns = kit.read(warehouse, TXNS)
+    delta.overwrite(warehouse / TXNS, txns, partition_by=["event_date"])
+    changes = {"as_of": kit.D.isoformat(), "full": full, "partitions": rewritten}
+    write_state(warehouse, TXNS, {"as_of": kit.D.isoformat(), "inputs": {}, "changes": changes})
+
+
+def test_event_tables_are_checked_over_the_dates_silver_rewrote(warehouse: Path):
+    from dam_pipelines.lib.quality.runner import check_scope
+
+    dates = sorted({d.isoformat() for d in kit.read(warehouse, TXNS)["event_date"]})
+    old = next(d for d in dates if d < (kit.D - timedelta(days=10)).isoformat())
+    # the amount of an older event is broken: outside tonight's scope ...
+    bad_old = _edit(
+        TXNS,
+        lambda df: _row(df, df["event_date"].cast(pl.Utf8).to_list().index(old), amount=-5),
+    )
+    bad_old(warehouse)
+    _night_of(warehouse, [kit.D.isoformat()])
+    cfg = QualityConfig()
+    recent = sorted((kit.D - timedelta(days=i)).isoformat() for i in range(8))
+    assert check_scope(warehouse, TXNS, kit.D, cfg) == recent
+    assert check_scope(warehouse, "silver/card/customers", kit.D, cfg) is None  # masters whole
+    (ranges,) = [o for o in check(warehouse, [TXNS]) if o.check == "ranges"]
+    assert ranges.passed and ranges.checked_rows < kit.read(warehouse, TXNS).height
+    # ... and inside it when silver says it rewrote that date (a late correction)
+    _night_of(warehouse, [kit.D.isoformat(), old])
+    assert old in check_scope(warehouse, TXNS, kit.D, cfg)
+    assert (TXNS, "ranges") in failed(check(warehouse, [TXNS]))
+    # a full rebuild (or no record of the night) checks the whole table
+    _night_of(warehouse, [], full=True)
+    assert check_scope(warehouse, TXNS, kit.D, cfg) is None
+    assert (TXNS, "ranges") in failed(check(warehouse, [TXNS]))
+
+
+def test_a_key_repeated_outside_the_checked_dates_still_fails(warehouse: Path):
+    txns = kit.read(warehouse, TXNS)
+    today = txns.filter(pl.col("event_date") == kit.D).head(1)
+    moved = today.with_columns(pl.lit(kit.D - timedelta(days=20)).alias("event_date"))
+    kit.replace_table(warehouse, TXNS, pl.concat([txns, moved]))
+    _night_of(warehouse, [kit.D.isoformat()])
+    (keys,) = [o for o in check(warehouse, [TXNS]) if o.check == "keys"]
+    assert not keys.passed and keys.offending_rows == 1
+    assert "look-back" in keys.expectation + keys.detail

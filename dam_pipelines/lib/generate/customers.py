@@ -361,11 +361,11 @@ class Customers:
         return pl.DataFrame([s.alias(k) for k, s in cols.items()])
 
     def erasure_frame(
-        self, rng: np.random.Generator, a: str, day: int, extra: int = 0
+        self, rng: np.random.Generator, a: str, day: int, extra: int = 0, *, none: bool = False
     ) -> pl.DataFrame:
-        """Rare erasure requests, mostly from customers who already left."""
+        """Rare erasure requests, mostly from customers who already left (``none``: no row)."""
         b = self.books[a]
-        k = int(rng.poisson(self.base * RATES["erasure"])) + extra
+        k = 0 if none else int(rng.poisson(self.base * RATES["erasure"])) + extra
         known = np.flatnonzero(b.t["deliver"] <= day)
         rows = np.empty(0, np.int64)
         if k and len(known):

@@ -179,8 +179,10 @@ class _Generator:
         seed: int,
         faults: bool,
         progress: Callable[[str], None] | None,
+        erasure_requests: bool = True,
     ) -> None:
         self.landing, self.days, self.seed = landing, days, seed
+        self.erasure_requests = erasure_requests
         self.day0 = to_day(start)
         self.say = progress or (lambda _msg: None)
         self.plan = FaultPlan(faults)
@@ -285,7 +287,11 @@ class _Generator:
         for a in AFFILIATES:
             frames[f"{a}/customers"] = c.frame(a, c.delivered_rows(a, day, full=d == 0))
             frames[f"{a}/erasure_requests"] = c.erasure_frame(
-                rng_for(seed, "erasure", a, d), a, day, extra=int(self.erasure_day[a] == d)
+                rng_for(seed, "erasure", a, d),
+                a,
+                day,
+                extra=int(self.erasure_day[a] == d),
+                none=not self.erasure_requests,
             )
         return frames
 
@@ -443,11 +449,14 @@ def generate_landing(
     seed: int,
     faults: bool = False,
     progress: Callable[[str], None] | None = None,
+    erasure_requests: bool = True,
 ) -> GenerationSummary:
     """Write a deterministic synthetic landing zone: every registry feed for ``days`` business days.
 
     Same arguments, same bytes. ``faults`` plants contract violations and awkward deliveries
-    and records them in ``<landing>/_faults.json``.
+    and records them in ``<landing>/_faults.json``. ``erasure_requests=False`` delivers the
+    ``erasure_requests`` batches empty (the benchmark's long histories; nothing else changes:
+    every other feed draws from its own random streams).
     """
     if customers < 1 or days < 1:
         raise ValueError("customers and days must be >= 1")
@@ -457,7 +466,9 @@ def generate_landing(
         )
     landing = Path(landing)
     landing.mkdir(parents=True, exist_ok=True)
-    g = _Generator(landing, customers, days, start, seed, faults, progress)
+    if faults and not erasure_requests:
+        raise ValueError("faults need the erasure requests")
+    g = _Generator(landing, customers, days, start, seed, faults, progress, erasure_requests)
     g.run()
     wr = g.writer
     missing = [(s.feed, s.kind) for s in g.plan.pending if not s.optional]

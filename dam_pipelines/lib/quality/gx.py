@@ -91,7 +91,15 @@ def pseudonymized_frame(
 
 
 def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
-    pdf = df.drop(ROW).to_pandas()
+    # Dates and timestamps as nanosecond datetimes: GE compares those vectorized; a Date
+    # arrives in pandas as datetime64[ms], which GE's between-check walks value by value
+    # (seconds per table at 200k rows).
+    temporal = [
+        pl.col(c).cast(pl.Datetime("ns", getattr(t, "time_zone", None)))
+        for c, t in df.schema.items()
+        if t == pl.Date or isinstance(t, pl.Datetime)
+    ]
+    pdf = df.drop(ROW).with_columns(temporal).to_pandas()
     pdf.index = df[ROW].to_list()  # unexpected index lists then name table row positions
     return pdf
 

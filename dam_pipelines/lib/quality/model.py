@@ -18,6 +18,9 @@ class QualityConfig:
     max_unknown_merchant_share: float = 0.05
     #: events dated D-(n-1)..D are checked for unknown customers/merchants (late capture: 7)
     referential_window_days: int = 7
+    #: event tables (and the monthly rollup) are checked over the event dates (months) silver
+    #: rewrote for D plus D-(n-1)..D, not their whole history; 8 = the lateness window + D
+    event_check_days: int = 8
     #: volume: a day's loaded rows must lie within median +- mad_factor * MAD of the history
     volume_history_days: int = 14
     volume_min_history: int = 7

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +32,7 @@ from dam_pipelines.lib.quality.suites import (
     TableSpec,
     planned_checks,
 )
+from dam_pipelines.lib.registry import FEEDS, Kind
 
 log = logging.getLogger("dam_pipelines")
 
@@ -172,8 +173,10 @@ def _judge(
     return outcomes
 
 
-def _derive(spec: TableSpec, df: pl.DataFrame, ctx: RunContext) -> Derived:
-    d = Derived(df)
+def _derive(
+    spec: TableSpec, df: pl.DataFrame, ctx: RunContext, scope: list[str] | None = None
+) -> Derived:
+    d = Derived(df, scope=scope)
     for fn in spec.derive:
         d = fn(d, ctx)
     return d
@@ -211,13 +214,15 @@ def validate_table(
     *,
     version: int | None = None,
     run_time: datetime | None = None,
+    scope: list[str] | None = None,
 ) -> list[CheckOutcome]:
-    """All checks of ``table`` on ``df`` (the whole table as of D)."""
+    """All checks of ``table`` on ``df``: the whole table as of D, or, with ``scope``, the
+    partitions listed (event dates or months, see :func:`check_scope`)."""
     spec = TABLE_SPECS[table]
     inputs: dict[str, int | None] = {table: version}
     if df is None:
         return _missing_table(table, inputs)
-    d = _derive(spec, df, ctx)
+    d = _derive(spec, df, ctx, scope)
     inputs.update(d.inputs)
     rules = spec.rules(ctx.as_of, ctx.config) + d.rules
     return _judge(spec, table, d.df, rules, ctx, session, inputs, run_time or datetime.now(UTC))
@@ -279,6 +284,39 @@ def _audit_outcomes(
 
 # --- a night's run -------------------------------------------------------------------------
 
+_EVENT_TABLES = {f"silver/{f.affiliate}/{f.name}" for f in FEEDS if f.kind is Kind.EVENT}
+
+
+def check_scope(warehouse: Path, table: str, as_of: date, cfg: QualityConfig) -> list[str] | None:
+    """The partitions of ``table`` a night's checks read, or ``None`` for the whole table.
+
+    Event tables (partitioned by event date) and the monthly rollup (by month) only change
+    where silver rewrote them, so a night checks the event dates silver rewrote for D plus
+    the last ``event_check_days`` days (the months of those, for the rollup); partitions
+    checked on earlier nights are not read again. Unknown (no build state for D) or after a
+    full rebuild: the whole table. Every other table is checked whole.
+    """
+    from dam_pipelines.lib.silver import ROLLUP, rewritten_partitions
+
+    if table not in _EVENT_TABLES and table != ROLLUP:
+        return None
+    rewritten = rewritten_partitions(warehouse, table, as_of)
+    if rewritten is None:
+        return None
+    recent = [(as_of - timedelta(days=i)).isoformat() for i in range(cfg.event_check_days)]
+    if table == ROLLUP:
+        recent = [d[:7] for d in recent]
+    return sorted({*rewritten, *recent})
+
+
+def _read(path: Path, table: str, scope: list[str] | None) -> pl.DataFrame | None:
+    if scope is None:
+        return delta.read(path)
+    from dam_pipelines.lib.silver import ROLLUP
+
+    lf = delta.scan_partitions(path, "month" if table == ROLLUP else "event_date", scope)
+    return None if lf is None else lf.collect()
+
 
 def _targets(tables: Iterable[str] | None) -> list[str]:
     if tables is None:
@@ -313,8 +351,15 @@ def run_quality(
     targets = _targets(tables)
     for table in targets:
         path = warehouse / table
+        scope = check_scope(warehouse, table, as_of, ctx.config)
         outcomes += validate_table(
-            table, delta.read(path), ctx, session, version=delta.version(path), run_time=run_time
+            table,
+            _read(path, table, scope),
+            ctx,
+            session,
+            version=delta.version(path),
+            run_time=run_time,
+            scope=scope,
         )
     feed_tables = [t for t in targets if t in FEED_TABLES]
     if feed_tables:

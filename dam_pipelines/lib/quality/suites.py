@@ -239,6 +239,8 @@ def silver_rules(feed: Feed, as_of: date, cfg: QualityConfig) -> list[Rule]:
 def silver_spec(feed: Feed) -> TableSpec:
     derive: list[ck.Derivation] = [ck.conditional_flags(feed), ck.format_flag("gcid", ck.GCID_RE)]
     derive += [ck.format_flag(c.name, ck.MASKED_PAN_RE) for c in feed.columns if c.role is Role.PAN]
+    if feed.kind is Kind.EVENT:
+        derive.append(ck.key_beyond_scope(feed))
     if _customer_master(feed):
         derive.append(
             ck.known_flag(
