@@ -280,17 +280,25 @@ def _subject(settings: Settings) -> Subject:
     )
 
 
+#: a thorough proof (the purge's), and a night's targeted one that wrote no file
+MODES = [None, {}]
+
+
+def _proofs(settings: Settings) -> list:
+    return [prove_erased(settings.warehouse_dir, [_subject(settings)], written=w) for w in MODES]
+
+
 def test_proof_detects_a_planted_orphan_file(erased) -> None:
     settings, _, _ = erased
-    assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
+    assert all(p.verified for p in _proofs(settings))
     table = settings.table_path("bronze", "card", "transactions")
     src = next(iter(files_with_value(table, "customer_no", C)))
     # a stray copy of C's data in a pre-R partition folder, referenced by no log entry
     target = table / "business_date=2026-01-02" / "stray.parquet"
     shutil.copy(table / src, target)
-    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
-    assert not proof.verified
-    assert "bronze/card/transactions" in proof.detail() and C not in proof.detail()
+    for proof in _proofs(settings):
+        assert not proof.verified
+        assert "bronze/card/transactions" in proof.detail() and C not in proof.detail()
 
 
 def test_proof_detects_a_live_leftover_row_and_a_log_mention(erased) -> None:
@@ -298,24 +306,27 @@ def test_proof_detects_a_live_leftover_row_and_a_log_mention(erased) -> None:
     write_bronze(
         settings, "card", "transactions", "2026-01-02", [{"approval_no": "Z", "customer_no": C}]
     )
-    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
-    assert not proof.verified
-    scan = next(s for s in proof.scans if s.table == "bronze/card/transactions")
-    assert scan.leftover_rows == 1
+    for proof in _proofs(settings):
+        assert not proof.verified
+        scan = next(s for s in proof.scans if s.table == "bronze/card/transactions")
+        assert scan.leftover_rows == 1
     # a DELETE with the number as a literal writes it into the log: the scan must see it
     DeltaTable(str(settings.table_path("bronze", "card", "transactions"))).delete(
         f"customer_no = '{C}'"
     )
     table = settings.table_path("bronze", "card", "transactions")
-    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
-    scan = next(s for s in proof.scans if s.table == "bronze/card/transactions")
+    thorough, targeted = _proofs(settings)
+    scan = next(s for s in thorough.scans if s.table == "bronze/card/transactions")
     # the deleted file is still on disk (not vacuumed) and the log names the number
     assert scan.leftover_rows == 1 and scan.orphan_files >= 1 and scan.log_mentions >= 1
+    # the targeted proof reads live files only, but sees the unreferenced file and the log
+    scan = next(s for s in targeted.scans if s.table == "bronze/card/transactions")
+    assert scan.orphan_files >= 1 and scan.log_mentions >= 1 and not targeted.verified
     assert tree_mentions(table / "_delta_log", C)
     # vacuum + checkpoint + log cleanup remove both traces
     delta.vacuum_now(table)
     assert tree_mentions(table / "_delta_log", C) == []
-    assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
+    assert all(p.verified for p in _proofs(settings))
 
 
 def test_proof_detects_a_mention_in_a_quarantine_record(erased) -> None:
@@ -329,9 +340,37 @@ def test_proof_detects_a_mention_in_a_quarantine_record(erased) -> None:
         .alias("record")
     )
     delta.overwrite(q, df)
-    proof = prove_erased(settings.warehouse_dir, [_subject(settings)])
-    scan = next(s for s in proof.scans if s.table == "audit/quarantine")
-    assert scan.column_hits == {"record": 1} and not proof.verified
+    for proof in _proofs(settings):  # the quarantine's raw records are always searched
+        scan = next(s for s in proof.scans if s.table == "audit/quarantine")
+        assert scan.column_hits == {"record": 1} and not proof.verified
+
+
+def test_targeted_proof_searches_every_column_of_the_files_the_erasure_wrote(erased) -> None:
+    """A night's proof reads the key column of every live file, and every text column only of
+    the files the erasure wrote; the purge's thorough proof reads every column of every file."""
+    settings, _, _ = erased
+    table = settings.table_path("bronze", "card", "transactions")
+    before = set(delta.live_files(table))
+    write_bronze(
+        settings,
+        "card",
+        "transactions",
+        "2026-01-02",
+        [{"approval_no": "Z", "customer_no": "C000018", "original_approval_no": C}],
+    )
+    delta.vacuum_now(table)  # the partition's replaced file is gone, as after an erasure
+    new = set(delta.live_files(table)) - before
+    subject = [_subject(settings)]
+    thorough = prove_erased(settings.warehouse_dir, subject)
+    untouched = prove_erased(settings.warehouse_dir, subject, written={})
+    rewritten = prove_erased(
+        settings.warehouse_dir, subject, written={"bronze/card/transactions": new}
+    )
+    assert not thorough.verified and not rewritten.verified
+    assert untouched.verified  # a mention outside the key column, in a file it did not write
+    scan = next(s for s in rewritten.scans if s.table == "bronze/card/transactions")
+    assert scan.column_hits == {"original_approval_no": 1} and scan.token_files == len(new)
+    assert "every text column of" in rewritten.detail() and C not in rewritten.detail()
 
 
 def test_rollup_without_lineage_is_cleared_and_marked_for_rebuild(settings: Settings) -> None:

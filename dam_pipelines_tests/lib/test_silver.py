@@ -281,6 +281,23 @@ def test_events_latest_delivery_per_key_partitioned_by_event_date(kit: BronzeKit
     assert got.select("approval_no", "amount").rows() == [("A1", 1), ("A2", 2)]
 
 
+def test_the_night_records_which_partitions_it_rewrote(kit: BronzeKit) -> None:
+    from dam_pipelines.lib.silver import rewritten_partitions
+
+    txns = "silver/card/transactions"
+    kit.load("card", "transactions", s(-2), [_txn("A1", -3, 1), _txn("A2", -2, 2)])
+    build_silver(kit.warehouse, d(-2))
+    assert rewritten_partitions(kit.warehouse, txns, d(-2)) is None  # first build: full
+    kit.load("card", "transactions", s(-1), [_txn("A3", -1, 3)])
+    build_silver(kit.warehouse, d(-1))
+    week = [s(i) for i in range(-8, 0)]
+    assert rewritten_partitions(kit.warehouse, txns, d(-1)) == week
+    assert rewritten_partitions(kit.warehouse, ROLLUP, d(-1)) == ["2026-03"]
+    build_silver(kit.warehouse, d(-1))  # a re-run adds nothing, forgets nothing
+    assert rewritten_partitions(kit.warehouse, txns, d(-1)) == week
+    assert rewritten_partitions(kit.warehouse, txns, D) is None  # not built for D yet
+
+
 def test_silver_tables_keep_person_keys_out_of_the_delta_log(kit: BronzeKit) -> None:
     kit.load("card", "customers", s(0), [{"customer_no": "C1", "person": "alice"}])
     kit.load("card", "transactions", s(0), [_txn("A1", 0)])

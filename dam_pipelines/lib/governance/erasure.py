@@ -261,8 +261,10 @@ def erase(
     for s in subjects:
         by_aff.setdefault(s.affiliate, []).append(s)
     per_subject: dict[str, dict[str, int]] = {s.hash: {} for s in subjects}
+    before: dict[str, set[str]] = {}
     for aff, subs in sorted(by_aff.items()):
         for table, path in sorted(subject_tables(wh, aff).items()):
+            before.setdefault(table, set(delta.live_files(path)))
             if table == "bronze/" + aff + "/customers":
                 gc = delta.read(path, pl.col("customer_no").is_in([s.customer_no for s in subs]))
                 if gc is not None and "gcid" in gc.columns:
@@ -282,7 +284,12 @@ def erase(
     # an earlier version of an untouched table (yesterday's snapshot) may still hold the subject.
     for table, change in sorted(report.changes.items()):
         scrub(wh.joinpath(*table.split("/")), change)
-    proof = prove_erased(wh, subjects)
+    # Targeted proof (the purge re-proves every erasure thoroughly, docs/governance.md): the
+    # key column of every live file, every text column of the files this erasure wrote.
+    written = {
+        t: set(delta.live_files(wh.joinpath(*t.split("/")))) - files for t, files in before.items()
+    }
+    proof = prove_erased(wh, subjects, written=written)
     report.proof = proof
     # Walked once per affiliate, not per subject: the walk costs a directory scan of the
     # whole warehouse and dominated a 1,000-customer erasure (docs/performance.md).

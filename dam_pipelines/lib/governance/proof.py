@@ -50,6 +50,7 @@ class TableScan:
     log_mentions: int = 0  # log entries naming a subject outside allowed statistics
     orphan_files: int = 0  # parquet files on disk the current version does not reference
     retained_rows: int = 0  # rows of a subject from later batches (new data, kept)
+    token_files: int = 0  # files whose every text column was searched (targeted proofs)
 
     @property
     def clean(self) -> bool:
@@ -77,6 +78,9 @@ class TableScan:
 @dataclass
 class Proof:
     scans: list[TableScan] = field(default_factory=list)
+    #: a night's erasure proof: the key column of every live file, every text column only of
+    #: the files the erasure wrote and of the quarantine (the purge re-proves thoroughly)
+    targeted: bool = False
 
     @property
     def verified(self) -> bool:
@@ -89,9 +93,15 @@ class Proof:
     def detail(self) -> str:
         bad = [s.describe() for s in self.scans if not s.clean]
         retained = sum(s.retained_rows for s in self.scans)
-        head = (
-            f"scanned {len(self.scans)} tables, {self.files_scanned} data files and their logs: "
-            + ("nothing found" if not bad else "FOUND " + " | ".join(bad))
+        what = (
+            f"the customer_no of {self.files_scanned} live data files, every text column of "
+            f"{sum(s.token_files for s in self.scans)} files (those the erasure wrote and the "
+            "quarantine's), and their logs"
+            if self.targeted
+            else f"{self.files_scanned} data files and their logs"
+        )
+        head = f"scanned {len(self.scans)} tables, {what}: " + (
+            "nothing found" if not bad else "FOUND " + " | ".join(bad)
         )
         return head + (f"; {retained} rows from later batches kept as new data" if retained else "")
 
@@ -120,34 +130,51 @@ def _column(pf: pq.ParquetFile, name: str, parts: dict[str, str], n: int) -> pl.
 def scan_data_file(
     file: Path, rel: str, subjects: Sequence[Subject], scan: TableScan, *, affiliate_column: bool
 ) -> None:
-    """Count rows of ``subjects`` from batches on or before their date in one parquet file."""
+    """Count rows of ``subjects`` from batches on or before their date in one parquet file.
+
+    Every text column is read once and searched for every subject's number (Aho-Corasick);
+    only the rows where some column contains one are examined further (keyed rows, then
+    mentions as a whole token), so a file holding none of them costs one read.
+    """
     pf = pq.ParquetFile(file)
     n = pf.metadata.num_rows
     scan.files_scanned += 1
     if n == 0:
         return
     parts = _partition_values(rel)
-    names = set(pf.schema_arrow.names) | set(parts)
+    schema = pf.schema_arrow
+    names = set(schema.names) | set(parts)
     lineage_col = _lineage(names)
-    base = pl.DataFrame({"_row": pl.int_range(0, n, eager=True)})
+    text = [c for c in schema.names if _is_text(schema.field(c).type)]
+    extra = {lineage_col, "customer_no", "affiliate"} & set(schema.names) - set(text)
+    if not text:
+        return
+    frame = pl.from_arrow(pf.read(columns=[*text, *sorted(extra)]))
+    assert isinstance(frame, pl.DataFrame)
+    values = sorted({s.customer_no for s in subjects})
+    hit = pl.any_horizontal([pl.col(c).str.contains_any(values) for c in text])
+    frame = frame.with_row_index("_row").filter(hit.fill_null(False))
+    if frame.height == 0:
+        return
+    m = frame.height
+
+    def column(name: str) -> pl.Series:
+        if name in frame.columns:
+            return frame[name].cast(pl.Utf8).alias(name)
+        return pl.Series(name, [parts.get(name)] * m, dtype=pl.Utf8)
+
+    base = frame.select("_row")
     lineage = (
-        _lineage_values(_column(pf, lineage_col, parts, n), lineage_col)
+        _lineage_values(column(lineage_col), lineage_col)
         if lineage_col
-        else pl.Series("lineage", [None] * n, dtype=pl.Utf8)
+        else pl.Series("lineage", [None] * m, dtype=pl.Utf8)
     )
     base = base.with_columns(lineage.alias("_lineage"))
     if affiliate_column and "affiliate" in names:
-        base = base.with_columns(_column(pf, "affiliate", parts, n).alias("_affiliate"))
+        base = base.with_columns(column("affiliate").alias("_affiliate"))
     else:
         base = base.with_columns(pl.lit(None, pl.Utf8).alias("_affiliate"))
-    subj = pl.DataFrame(
-        {
-            "_value": [s.customer_no for s in subjects],
-            "_sa": [s.affiliate for s in subjects],
-            "_until": [s.until.isoformat() for s in subjects],
-        },
-        schema={"_value": pl.Utf8, "_sa": pl.Utf8, "_until": pl.Utf8},
-    )
+    subj = _subject_frame(subjects)
 
     def of_subject(df: pl.DataFrame) -> pl.DataFrame:
         df = df.join(subj, on="_value", how="inner")
@@ -155,7 +182,7 @@ def scan_data_file(
 
     # 1. rows keyed by the subject's customer number
     if "customer_no" in names:
-        keyed = of_subject(base.with_columns(_column(pf, "customer_no", parts, n).alias("_value")))
+        keyed = of_subject(base.with_columns(column("customer_no").alias("_value")))
         old = keyed.filter(pl.col("_lineage").is_null() | (pl.col("_lineage") <= pl.col("_until")))
         scan.leftover_rows += old.height
         scan.retained_rows += keyed.height - old.height
@@ -163,12 +190,9 @@ def scan_data_file(
     else:
         later = set()
     # 2. every text column, for any mention of a subject's number as a token (JSON records too)
-    pattern = _pattern(s.customer_no for s in subjects)
-    for name in pf.schema_arrow.names:
-        if not _is_text(pf.schema_arrow.field(name).type):
-            continue
-        col = _column(pf, name, parts, n)
-        found = base.with_columns(col.str.extract(pattern, 1).alias("_value")).filter(
+    pattern = _pattern(values)
+    for name in text:
+        found = base.with_columns(column(name).str.extract(pattern, 1).alias("_value")).filter(
             pl.col("_value").is_not_null()
         )
         if found.height == 0:
@@ -218,17 +242,92 @@ def scan_log(
             scan.log_mentions += 1
 
 
+def _subject_frame(subjects: Sequence[Subject]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "_value": [s.customer_no for s in subjects],
+            "_sa": [s.affiliate for s in subjects],
+            "_until": [s.until.isoformat() for s in subjects],
+        },
+        schema={"_value": pl.Utf8, "_sa": pl.Utf8, "_until": pl.Utf8},
+    )
+
+
+def scan_keys(
+    path: Path, subjects: Sequence[Subject], scan: TableScan, *, affiliate_column: bool
+) -> None:
+    """Count rows keyed by a subject (customer_no) in every live file of one table: one
+    multi-threaded scan of the key and lineage columns."""
+    lf = delta.scan(path)
+    if lf is None:
+        return
+    scan.files_scanned += len(delta.live_files(path))
+    names = lf.collect_schema().names()
+    if "customer_no" not in names:
+        return
+    lineage_col = _lineage(set(names))
+    cols = [pl.col("customer_no").cast(pl.Utf8).alias("_value")]
+    cols.append(
+        _lineage_expr(lineage_col).alias("_lineage")
+        if lineage_col
+        else pl.lit(None, pl.Utf8).alias("_lineage")
+    )
+    cols.append(
+        pl.col("affiliate").cast(pl.Utf8).alias("_affiliate")
+        if affiliate_column and "affiliate" in names
+        else pl.lit(None, pl.Utf8).alias("_affiliate")
+    )
+    values = sorted({s.customer_no for s in subjects})
+    found = (
+        lf.filter(pl.col("customer_no").is_in(values))
+        .select(cols)
+        .collect()
+        .join(_subject_frame(subjects), on="_value", how="inner")
+        .filter(pl.col("_affiliate").is_null() | (pl.col("_affiliate") == pl.col("_sa")))
+    )
+    old = found.filter(pl.col("_lineage").is_null() | (pl.col("_lineage") <= pl.col("_until")))
+    scan.leftover_rows += old.height
+    scan.retained_rows += found.height - old.height
+
+
+def _lineage_expr(name: str) -> pl.Expr:
+    text = pl.col(name).cast(pl.Utf8)
+    if name == MONTH_COLUMN:
+        return text.str.slice(0, 7) + "-31"
+    return text.str.slice(0, 10)
+
+
 def scan_table(
-    path: Path, table: str, subjects: Sequence[Subject], *, affiliate_column: bool = False
+    path: Path,
+    table: str,
+    subjects: Sequence[Subject],
+    *,
+    affiliate_column: bool = False,
+    written: set[str] | None = None,
 ) -> TableScan:
-    """Scan every data file on disk and the whole log of one table for ``subjects``."""
+    """Scan the data files and the whole log of one table for ``subjects``.
+
+    Thorough (``written`` is None): every parquet file on disk, every text column. Targeted
+    (a night's erasure, ``written`` = the files it wrote): the key column of every live file,
+    every text column of the files in ``written`` (of every file for the quarantine, whose raw
+    records are text). Both check that no unreferenced file is left on disk.
+    """
     scan = TableScan(table)
     if not subjects or not delta.exists(path):
         return scan
     on_disk = delta.data_files_on_disk(path)
     scan.orphan_files = len(set(on_disk) - set(delta.live_files(path)))
-    for rel in on_disk:
-        scan_data_file(path / rel, rel, subjects, scan, affiliate_column=affiliate_column)
+    if written is None:
+        for rel in on_disk:
+            scan_data_file(path / rel, rel, subjects, scan, affiliate_column=affiliate_column)
+            scan.token_files += 1
+    else:
+        scan_keys(path, subjects, scan, affiliate_column=affiliate_column)
+        tokens = TableScan(table)  # its keyed-row counts repeat scan_keys': only hits count
+        for rel in on_disk if affiliate_column else sorted(written & set(on_disk)):
+            scan_data_file(path / rel, rel, subjects, tokens, affiliate_column=affiliate_column)
+            scan.token_files += 1
+        scan.column_hits = tokens.column_hits
     scan_log(path, subjects, scan, allow_stats=scan.retained_rows > 0)
     return scan
 
@@ -248,16 +347,25 @@ def subject_tables(warehouse: Path, affiliate: str) -> dict[str, Path]:
     return found
 
 
-def prove_erased(warehouse: Path, subjects: Sequence[Subject]) -> Proof:
-    """Scan every table of the subjects' affiliates for them."""
-    proof = Proof()
+def prove_erased(
+    warehouse: Path, subjects: Sequence[Subject], *, written: dict[str, set[str]] | None = None
+) -> Proof:
+    """Scan every table of the subjects' affiliates for them: thoroughly, or targeted on
+    the files an erasure wrote (``written``: table -> files, see :func:`scan_table`)."""
+    proof = Proof(targeted=written is not None)
     by_aff: dict[str, list[Subject]] = {}
     for s in subjects:
         by_aff.setdefault(s.affiliate, []).append(s)
     for aff, subs in sorted(by_aff.items()):
         for table, path in sorted(subject_tables(warehouse, aff).items()):
             proof.scans.append(
-                scan_table(path, table, subs, affiliate_column=table == "audit/quarantine")
+                scan_table(
+                    path,
+                    table,
+                    subs,
+                    affiliate_column=table == "audit/quarantine",
+                    written=None if written is None else written.get(table, set()),
+                )
             )
     return proof
 
