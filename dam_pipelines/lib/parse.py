@@ -48,13 +48,15 @@ def decode_strict(data: bytes, encoding: str, name: str = "file") -> bytes:
 
     ``encoding`` is ``utf-8`` (one leading BOM allowed) or ``cp949`` (Python's codec, strict).
     """
+    if encoding not in ("utf-8", "cp949"):
+        raise ValueError(f"unsupported encoding {encoding!r}")
+    if data.isascii():  # ASCII is itself in both encodings: nothing to decode or re-encode
+        return data
     if encoding == "utf-8":
         body = data[len(_BOM) :] if data.startswith(_BOM) else data
         codec = "utf-8"
-    elif encoding == "cp949":
-        body, codec = data, "cp949"
     else:
-        raise ValueError(f"unsupported encoding {encoding!r}")
+        body, codec = data, "cp949"
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as exc:
