@@ -14,7 +14,8 @@ the result format shows at most a few unexpected values of the remaining columns
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -48,24 +49,22 @@ def docs_dir(warehouse: Path) -> Path:
 
 
 def pseudonymized_frame(
-    spec: TableSpec, df: pl.DataFrame, rules: list[Rule], max_rows: int
+    spec: TableSpec,
+    df: pl.DataFrame,
+    rules: list[Rule],
+    max_rows: int,
+    masks: dict[str, pl.Series] | None = None,
 ) -> tuple[pl.DataFrame, bool]:
     """The frame GE validates: identifiers replaced by row positions; sampled when large.
 
     Large tables: every row that breaks a row-level rule (up to half of ``max_rows``) plus a
     deterministic systematic sample of the rest. Share rules (``mostly``) are not enriched, so
-    their GE share stays an unbiased estimate; polars has the exact numbers.
+    their GE share stays an unbiased estimate; polars has the exact numbers. ``masks`` (rule
+    label -> violation mask, as :func:`~.rules.evaluate_all` leaves them) spares recomputing
+    the violations.
     """
     df = df.with_row_index(ROW)
     keys = [r for r in rules if r.op is Op.KEY and set(r.columns) <= set(df.columns)]
-    if keys:
-        cols = list(keys[0].columns)
-        df = df.with_columns(
-            pl.when(pl.any_horizontal([pl.col(c).is_null() for c in cols]))
-            .then(None)
-            .otherwise(pl.col(ROW).min().over(cols))
-            .alias(KEY)
-        )
     sampled = df.height > max_rows
     if sampled:
         hard = [
@@ -75,14 +74,31 @@ def pseudonymized_frame(
             and r.mostly >= 1
             and set(r.inputs) <= set(df.columns)
         ]
+        known = masks or {}
         bad = (
-            pl.any_horizontal([violation(r, df.schema).fill_null(False) for r in hard])
+            pl.any_horizontal(
+                [
+                    pl.lit(known[r.label]) if r.label in known else violation(r, df.schema)
+                    for r in hard
+                ]
+            ).fill_null(False)
             if hard
             else pl.lit(False)
         )
         step = -(-df.height // (max_rows // 2))
-        offenders = df.filter(bad).head(max_rows // 2)
-        df = pl.concat([offenders, df.filter(~bad & (pl.col(ROW) % step == 0))]).sort(ROW)
+        flagged = df.select(bad.alias("_bad")).to_series()
+        offenders = df.filter(flagged).head(max_rows // 2)
+        df = pl.concat([offenders, df.filter(~flagged & (pl.col(ROW) % step == 0))]).sort(ROW)
+    if keys:
+        # After sampling: every copy of a duplicated key is an offender, so duplicates stay
+        # together in the sample and point at the same (first) row position.
+        cols = list(keys[0].columns)
+        df = df.with_columns(
+            pl.when(pl.any_horizontal([pl.col(c).is_null() for c in cols]))
+            .then(None)
+            .otherwise(pl.col(ROW).min().over(cols))
+            .alias(KEY)
+        )
     hidden = [c for c in spec.identifiers if c in df.columns]
     df = df.with_columns(
         [pl.when(pl.col(c).is_null()).then(None).otherwise(pl.col(ROW)).alias(c) for c in hidden]
@@ -221,6 +237,28 @@ class GxSession:
     validations: list[Validation] = field(default_factory=list)
     _suites: set[str] = field(default_factory=set)
     _seq: int = 0
+    #: every GE call runs on this one worker thread (GE is pure Python and not thread-safe;
+    #: the caller's polars work goes on meanwhile)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="dam-gx")
+    )
+    _futures: list[Future] = field(default_factory=list)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` on the GE worker (in submission order)."""
+        future = self._pool.submit(fn, *args)
+        self._futures.append(future)
+        return future
+
+    def wait(self) -> None:
+        """Wait for every submitted job; re-raise the first failure."""
+        futures, self._futures = self._futures, []
+        for f in futures:
+            f.result()
+
+    def close(self) -> None:
+        """Stop the worker (after :meth:`wait`)."""
+        self._pool.shutdown(wait=True)
 
     def __post_init__(self) -> None:
         import great_expectations as gx

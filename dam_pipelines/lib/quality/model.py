@@ -30,7 +30,7 @@ class QualityConfig:
     #: k-anonymity of gold/card_category_trends
     k_anonymity: int = 5
     #: value-level expectations run in GE on at most this many rows (deterministic sample)
-    ge_max_rows: int = 200_000
+    ge_max_rows: int = 50_000
     #: offending rows shown per failing check
     sample_size: int = 5
 

@@ -179,6 +179,58 @@ def evaluate(rule: Rule, df: pl.DataFrame, masks: dict[str, pl.Series]) -> RuleR
     )
 
 
+def evaluate_all(
+    rules: Sequence[Rule], df: pl.DataFrame, masks: dict[str, pl.Series]
+) -> list[RuleResult]:
+    """:func:`evaluate` of every rule, the row-level ones in one parallel pass over ``df``."""
+    names = set(df.columns)
+    row_level = [
+        r
+        for r in rules
+        if r.op not in (Op.EXISTS, Op.SUM_EQUALS) and all(c in names for c in r.inputs)
+    ]
+    exprs = [
+        violation(r, df.schema).fill_null(False).alias(f"v{i}") for i, r in enumerate(row_level)
+    ]
+    counts = [
+        pl.col(r.column).is_not_null().sum().alias(f"a{i}")
+        for i, r in enumerate(row_level)
+        if r.op is Op.TRUE
+    ]
+    computed, applicable_counts = pl.collect_all(
+        [df.lazy().select(exprs or [pl.lit(0).alias("_")]), df.lazy().select(counts or [pl.len()])]
+    )
+    index = {id(r): i for i, r in enumerate(row_level)}
+    out = []
+    for rule in rules:
+        i = index.get(id(rule))
+        if i is None:
+            out.append(evaluate(rule, df, masks))
+            continue
+        mask = computed[f"v{i}"].alias("v")
+        masks[rule.label] = mask
+        offending = int(mask.sum() or 0)
+        if rule.op is Op.TRUE:
+            applicable = int(applicable_counts[f"a{i}"][0])
+            share = offending / applicable if applicable else 0.0
+            ok = share <= 1 - rule.mostly + 1e-12
+            detail = f"{offending:,} of {applicable:,} applicable rows ({share:.2%})"
+            if rule.mostly < 1:
+                detail += f"; at most {1 - rule.mostly:.0%} allowed"
+            out.append(RuleResult(rule, ok, offending, applicable, detail if offending else ""))
+            continue
+        out.append(
+            RuleResult(
+                rule,
+                offending == 0,
+                offending,
+                df.height,
+                f"{offending:,} row{'s' * (offending != 1)}" if offending else "",
+            )
+        )
+    return out
+
+
 def sample_rows(
     df: pl.DataFrame,
     mask: pl.Series,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from dam_pipelines.lib.quality.rules import (
     Rule,
     RuleResult,
     Severity,
-    evaluate,
+    evaluate_all,
     sample_rows,
 )
 from dam_pipelines.lib.quality.suites import (
@@ -135,11 +136,12 @@ def _ge_validate(
     ctx: RunContext,
     session: gx.GxSession | None,
     run_time: datetime,
+    masks: dict[str, pl.Series] | None = None,
 ) -> tuple[gx.Validation | None, bool]:
     """Validate the pseudonymized frame in GE (for the Data Docs); (None, False) without GE."""
     if session is None:
         return None, False
-    frame, sampled = gx.pseudonymized_frame(spec, df, rules, ctx.config.ge_max_rows)
+    frame, sampled = gx.pseudonymized_frame(spec, df, rules, ctx.config.ge_max_rows, masks)
     validation = session.validate(
         spec.suite_name,
         rules,
@@ -151,6 +153,17 @@ def _ge_validate(
     return validation, sampled
 
 
+@dataclass
+class _Deferred:
+    """A GE validation running on the session's worker while polars goes on with the next
+    table; its verdicts are filled into the outcomes once it is done."""
+
+    future: Future
+    table: str
+    labels: dict[str, list[str]]  # check -> rule labels
+    sampled: bool
+
+
 def _judge(
     spec: TableSpec,
     table: str,
@@ -160,17 +173,56 @@ def _judge(
     session: gx.GxSession | None,
     inputs: dict[str, int | None],
     run_time: datetime,
+    deferred: list[_Deferred] | None = None,
 ) -> list[CheckOutcome]:
     masks: dict[str, pl.Series] = {}
-    results = [evaluate(rule, df, masks) for rule in rules]
-    validation, sampled = _ge_validate(spec, df, rules, ctx, session, run_time)
+    results = evaluate_all(rules, df, masks)
+    if session is not None and deferred is not None:
+        future = session.submit(_ge_validate, spec, df, rules, ctx, session, run_time, masks)
+        labels: dict[str, list[str]] = {}
+        for r in results:
+            labels.setdefault(r.rule.check, []).append(r.rule.label)
+        sampled = df.height > ctx.config.ge_max_rows
+        deferred.append(_Deferred(future, table, labels, sampled))
+        return _outcomes(
+            spec, table, df, results, masks, None, sampled, _versions(inputs), ctx.config
+        )
+    validation, sampled = _ge_validate(spec, df, rules, ctx, session, run_time, masks)
     outcomes = _outcomes(
         spec, table, df, results, masks, validation, sampled, _versions(inputs), ctx.config
     )
+    _warn_disagreements(outcomes, sampled)
+    return outcomes
+
+
+def _warn_disagreements(outcomes: Sequence[CheckOutcome], sampled: bool) -> None:
     for o in outcomes:
         if o.ge_success is not None and o.ge_success != o.passed and not sampled:
-            log.warning("quality: GE and polars disagree on %s %s", table, o.check)
-    return outcomes
+            log.warning("quality: GE and polars disagree on %s %s", o.table, o.check)
+
+
+def _resolve(outcomes: list[CheckOutcome], deferred: list[_Deferred]) -> list[CheckOutcome]:
+    """Wait for the deferred GE validations and fill in their verdicts."""
+    verdicts: dict[tuple[str, str], bool] = {}
+    for item in deferred:
+        validation, _ = item.future.result()
+        if validation is None:
+            continue
+        for check, labels in item.labels.items():
+            found = [
+                validation.success_by_rule[x] for x in labels if x in validation.success_by_rule
+            ]
+            if found:
+                verdicts[(item.table, check)] = all(found)
+    out = [
+        replace(o, ge_success=verdicts[(o.table, o.check)])
+        if (o.table, o.check) in verdicts and o.ge_success is None
+        else o
+        for o in outcomes
+    ]
+    for item in deferred:
+        _warn_disagreements([o for o in out if o.table == item.table], item.sampled)
+    return out
 
 
 def _derive(
@@ -215,9 +267,11 @@ def validate_table(
     version: int | None = None,
     run_time: datetime | None = None,
     scope: list[str] | None = None,
+    deferred: list[_Deferred] | None = None,
 ) -> list[CheckOutcome]:
     """All checks of ``table`` on ``df``: the whole table as of D, or, with ``scope``, the
-    partitions listed (event dates or months, see :func:`check_scope`)."""
+    partitions listed (event dates or months, see :func:`check_scope`). With ``deferred``,
+    GE validates in the background (verdicts filled in by :func:`_resolve`)."""
     spec = TABLE_SPECS[table]
     inputs: dict[str, int | None] = {table: version}
     if df is None:
@@ -225,7 +279,9 @@ def validate_table(
     d = _derive(spec, df, ctx, scope)
     inputs.update(d.inputs)
     rules = spec.rules(ctx.as_of, ctx.config) + d.rules
-    return _judge(spec, table, d.df, rules, ctx, session, inputs, run_time or datetime.now(UTC))
+    return _judge(
+        spec, table, d.df, rules, ctx, session, inputs, run_time or datetime.now(UTC), deferred
+    )
 
 
 def validate_frame(
@@ -266,13 +322,16 @@ def _audit_outcomes(
         )
     assert isinstance(frame, pl.DataFrame)
     frame = frame.filter(pl.col("_dq_table").is_in(list(tables)))
-    # GE validates the frame of all the tables' feeds once; verdicts are per table below.
-    validation, _ = _ge_validate(spec, frame, rules, ctx, session, run_time)
+    # GE validates the frame of all the tables' feeds once (for the Data Docs); its verdict is
+    # not any one table's, so nothing waits for it.
+    if session is not None:
+        session.submit(_ge_validate, spec, frame, rules, ctx, session, run_time)
+    validation = None
     out = []
     for table in tables:
         part = frame.filter(pl.col("_dq_table") == table)
         masks: dict[str, pl.Series] = {}
-        results = [evaluate(rule, part, masks) for rule in rules]
+        results = evaluate_all(rules, part, masks)
         for o in _outcomes(
             spec, table, part, results, masks, validation, False, _versions(inputs), ctx.config
         ):
@@ -347,29 +406,38 @@ def run_quality(
     ctx = RunContext(warehouse, as_of, config or QualityConfig())
     run_time = now or datetime.now(UTC)
     session = gx.GxSession(gx.docs_dir(warehouse)) if docs else None
-    outcomes: list[CheckOutcome] = []
-    targets = _targets(tables)
-    for table in targets:
-        path = warehouse / table
-        scope = check_scope(warehouse, table, as_of, ctx.config)
-        outcomes += validate_table(
-            table,
-            _read(path, table, scope),
-            ctx,
-            session,
-            version=delta.version(path),
-            run_time=run_time,
-            scope=scope,
-        )
-    feed_tables = [t for t in targets if t in FEED_TABLES]
-    if feed_tables:
-        for spec in AUDIT_SPECS:
-            outcomes += _audit_outcomes(spec, feed_tables, ctx, session, run_time)
-    if session is not None and session.validations:
-        session.prune(as_of)
-        session.build_docs()
-        urls = {v.suite: v.url for v in session.validations}
-        outcomes = [replace(o, docs_url=urls.get(o.suite)) for o in outcomes]
+    try:
+        outcomes: list[CheckOutcome] = []
+        deferred: list[_Deferred] = []
+        targets = _targets(tables)
+        for table in targets:
+            path = warehouse / table
+            scope = check_scope(warehouse, table, as_of, ctx.config)
+            outcomes += validate_table(
+                table,
+                _read(path, table, scope),
+                ctx,
+                session,
+                version=delta.version(path),
+                run_time=run_time,
+                scope=scope,
+                deferred=deferred,
+            )
+        feed_tables = [t for t in targets if t in FEED_TABLES]
+        if feed_tables:
+            for spec in AUDIT_SPECS:
+                outcomes += _audit_outcomes(spec, feed_tables, ctx, session, run_time)
+        if session is not None:
+            session.wait()
+            outcomes = _resolve(outcomes, deferred)
+        if session is not None and session.validations:
+            session.prune(as_of)
+            session.build_docs()
+            urls = {v.suite: v.url for v in session.validations}
+            outcomes = [replace(o, docs_url=urls.get(o.suite)) for o in outcomes]
+    finally:
+        if session is not None:
+            session.close()
     if record:
         write_audit(warehouse, as_of, outcomes, run_id=run_id, now=run_time)
     for o in outcomes:
