@@ -373,10 +373,14 @@ def test_targeted_proof_searches_every_column_of_the_files_the_erasure_wrote(era
     assert "every text column of" in rewritten.detail() and C not in rewritten.detail()
 
 
-def test_rollup_without_lineage_is_cleared_and_marked_for_rebuild(settings: Settings) -> None:
-    """silver/card/transactions_monthly has no batch date: every row of C goes and its build
-    state is dropped, so silver rebuilds it from the erased transactions that night."""
+def test_rollup_without_lineage_keeps_only_what_the_erased_transactions_give(
+    settings: Settings,
+) -> None:
+    """silver/card/transactions_monthly has no batch date: every row of C goes, then C's rows
+    are re-derived from the already erased silver transactions (later batches only); the
+    other customers' rows and the rollup's build state stay."""
     from dam_pipelines.lib.silver import state_path, write_state
+    from dam_pipelines.lib.trends import monthly_rollup
 
     build(settings)
     rollup = settings.table_path("silver", "card", "transactions_monthly")
@@ -396,11 +400,41 @@ def test_rollup_without_lineage_is_cleared_and_marked_for_rebuild(settings: Sett
         partition_by=["month"],
     )
     write_state(settings.warehouse_dir, "silver/card/transactions_monthly", {"as_of": "2026-01-04"})
+    txn_path = settings.table_path("silver", "card", "transactions")
+    silver_txns = delta.read(txn_path)
+    extra = pl.DataFrame(
+        {
+            "approval_no": ["Y1", "Y2"],
+            "customer_no": [C, C],
+            "txn_type": ["PURCHASE", "PURCHASE"],
+            "merchant_id": ["M", "M"],
+            "amount": [5, 7],
+            "event_date": [date(2026, 1, 2), date(2026, 1, 4)],
+            "business_date": [date(2026, 1, 2), date(2026, 1, 4)],  # before R, after R
+        }
+    )
+    with_type = silver_txns.with_columns(
+        pl.lit("PURCHASE").alias("txn_type"), pl.lit("M").alias("merchant_id")
+    )
+    delta.overwrite(
+        txn_path,
+        pl.concat([with_type, extra.select(with_type.columns).cast(with_type.schema)]),
+        partition_by=["event_date"],
+    )
     report = apply_erasures(settings, D)
     assert report.verified
     left = delta.read(rollup)
-    assert left["customer_no"].to_list() == ["C000018"]
-    assert not state_path(settings.warehouse_dir, "silver/card/transactions_monthly").exists()
+    txns = delta.scan(settings.table_path("silver", "card", "transactions"))
+    kept = monthly_rollup(txns.filter(pl.col("customer_no") == C)).collect()
+    assert txns.filter(pl.col("customer_no") == C).collect().height > 0  # later batches
+    assert kept.height > 0
+    assert (
+        left.filter(pl.col("customer_no") == C)
+        .sort("month", "merchant_id")
+        .equals(kept.sort("month", "merchant_id"))
+    )
+    assert left.filter(pl.col("customer_no") != C)["customer_no"].to_list() == ["C000018"]
+    assert state_path(settings.warehouse_dir, "silver/card/transactions_monthly").exists()
     # a rebuilt rollup holding C's later month (new data) is no leftover for the proof
     delta.overwrite(
         rollup,

@@ -23,6 +23,7 @@ from dam_pipelines.lib.governance.rules import Subject, closed_relationship_expi
 from dam_pipelines.lib.governance.suppression import record_suppressions
 from dam_pipelines.lib.lock import warehouse_lock
 from dam_pipelines.lib.registry import AFFILIATES
+from dam_pipelines.lib.silver import ROLLUP
 from dam_pipelines.settings import Settings
 
 REQUEST, CLOSED = "request", "closed_relationship"
@@ -215,26 +216,33 @@ def delete_subject_rows(
         cond += f" AND t.{lineage} <= s._until"
     metrics = delta.merge_delete(path, src if by_affiliate else src.drop("affiliate"), cond)
     if lineage is None:
-        _invalidate_derived_state(path)
+        _restore_derived_rows(path, subjects)
     deleted = int(metrics.get("num_target_rows_deleted", 0))
     if deleted != sum(per.values()):
         raise RuntimeError(f"{table}: merge deleted {deleted} rows, expected {sum(per.values())}")
     return deleted, per
 
 
-def _invalidate_derived_state(path: Path) -> None:
+def _restore_derived_rows(path: Path, subjects: list[Subject]) -> int:
     """A derived silver table without lineage (the monthly card rollup) lost every row of the
-    subject, later months included: drop its build state so silver rebuilds it in full from
-    the (already erased) silver inputs in the same night."""
-    try:
-        from dam_pipelines.lib.silver import state_path
-    except ImportError:  # pragma: no cover - silver not installed
-        return
+    subjects, later months included. Re-derive just their rows from silver card transactions,
+    which the erasure has already cleared of batches <= R (``erase`` handles the rollup after
+    every other table), instead of rebuilding the whole rollup. Returns the rows restored."""
+    from dam_pipelines.lib.silver import ROLLUP
+    from dam_pipelines.lib.trends import ROLLUP_SCHEMA, monthly_rollup
+
     parts = path.parts
-    if "silver" not in parts:
-        return
+    if "silver" not in parts or "/".join(parts[parts.index("silver") :]) != ROLLUP:
+        return 0
     warehouse = Path(*parts[: parts.index("silver")])
-    state_path(warehouse, "/".join(parts[parts.index("silver") :])).unlink(missing_ok=True)
+    txns = delta.scan(warehouse / "silver" / "card" / "transactions")
+    if txns is None:
+        return 0
+    mine = txns.filter(pl.col("customer_no").is_in([s.customer_no for s in subjects]))
+    rows = monthly_rollup(mine).collect().select(list(ROLLUP_SCHEMA.names()))
+    if rows.height:
+        delta.append(path, rows)
+    return rows.height
 
 
 def scrub(path: Path, change: A.TableChange) -> A.TableChange:
@@ -263,7 +271,10 @@ def erase(
     per_subject: dict[str, dict[str, int]] = {s.hash: {} for s in subjects}
     before: dict[str, set[str]] = {}
     for aff, subs in sorted(by_aff.items()):
-        for table, path in sorted(subject_tables(wh, aff).items()):
+        # The rollup last: its subjects' later rows are re-derived from erased transactions.
+        for table, path in sorted(
+            subject_tables(wh, aff).items(), key=lambda kv: (kv[0] == ROLLUP, kv[0])
+        ):
             before.setdefault(table, set(delta.live_files(path)))
             if table == "bronze/" + aff + "/customers":
                 gc = delta.read(path, pl.col("customer_no").is_in([s.customer_no for s in subs]))
