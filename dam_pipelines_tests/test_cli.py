@@ -59,7 +59,9 @@ def test_bad_configuration_and_future_dates_are_clear_errors(monkeypatch, settin
     assert main(["backfill", "--start", "2026-11-05", "--end", "2026-11-01"]) == 2
 
 
-def test_run_records_the_night_in_the_dagster_instance_and_sql_reads_tables(monkeypatch, settings, capsys):
+def test_run_records_the_night_in_the_dagster_instance_and_sql_reads_tables(
+    monkeypatch, settings, capsys
+):
     import dagster as dg
 
     _env(monkeypatch, settings)
@@ -73,11 +75,24 @@ def test_run_records_the_night_in_the_dagster_instance_and_sql_reads_tables(monk
         runs = instance.get_runs()
         assert [r.job_name for r in runs] == ["nightly"]
         assert runs[0].tags.get("dagster/partition") == "2026-11-24"
-    assert main(["sql", "select count(*) as n from bronze.card_transactions", "--format", "csv"]) == 0
+    assert (
+        main(["sql", "select count(*) as n from bronze.card_transactions", "--format", "csv"]) == 0
+    )
     assert capsys.readouterr().out.splitlines() == ["n", "4"]
     out_file = settings.warehouse_dir.parent / "b.parquet"
-    assert main(["sql", "select status, rows_loaded from audit.batches", "--format", "parquet",
-                 "--output", str(out_file)]) == 0
+    assert (
+        main(
+            [
+                "sql",
+                "select status, rows_loaded from audit.batches",
+                "--format",
+                "parquet",
+                "--output",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
     assert sorted(pl.read_parquet(out_file)["rows_loaded"].to_list()) == [1, 4]
     assert main(["purge", "--date", "2026-11-24"]) == 0
     assert "purge as of 2026-11-24: ok, verified" in capsys.readouterr().out
@@ -89,9 +104,18 @@ def test_run_records_the_night_in_the_dagster_instance_and_sql_reads_tables(monk
 def test_the_installed_command_exits_cleanly(tmp_path):
     """The console script leaves through os._exit after flushing (delta-rs issue 2184)."""
     proc = subprocess.run(
-        [sys.executable, "-c", "from dam_pipelines.cli import main; main()", "sql", "select 42 as x",
-         "--format", "csv"],
-        capture_output=True, text=True, env={"DAM_WAREHOUSE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-c",
+            "from dam_pipelines.cli import main; main()",
+            "sql",
+            "select 42 as x",
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        env={"DAM_WAREHOUSE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

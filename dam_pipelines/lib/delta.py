@@ -144,6 +144,7 @@ def append(
     *,
     partition_by: Sequence[str] | None = None,
     configuration: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> int:
     path.mkdir(parents=True, exist_ok=True)
     new = not exists(path)
@@ -154,6 +155,9 @@ def append(
         partition_by=(list(partition_by or []) or None) if new else None,
         configuration=dict(configuration or {}) if new else None,
         writer_properties=WRITER,
+        commit_properties=CommitProperties(
+            custom_metadata={k: str(v) for k, v in (metadata or {}).items()}
+        ),
     )
     return DeltaTable(str(path)).version()
 

@@ -288,14 +288,23 @@ def test_the_night_records_which_partitions_it_rewrote(kit: BronzeKit) -> None:
     kit.load("card", "transactions", s(-2), [_txn("A1", -3, 1), _txn("A2", -2, 2)])
     build_silver(kit.warehouse, d(-2))
     assert rewritten_partitions(kit.warehouse, txns, d(-2)) is None  # first build: full
-    kit.load("card", "transactions", s(-1), [_txn("A3", -1, 3)])
-    build_silver(kit.warehouse, d(-1))
-    week = [s(i) for i in range(-8, 0)]
-    assert rewritten_partitions(kit.warehouse, txns, d(-1)) == week
+    # a new, later batch is appended: only its event dates change (A2's copy moves from D-2)
+    kit.load("card", "transactions", s(-1), [_txn("A3", -1, 3), _txn("A2", -4, 4)])
+    res = build_silver(kit.warehouse, d(-1))[txns]
+    assert res.metadata["appended_event_dates"] == [s(-4), s(-2), s(-1)]
+    assert res.metadata["stale_copies_removed"] == 1
+    assert rewritten_partitions(kit.warehouse, txns, d(-1)) == [s(-4), s(-2), s(-1)]
     assert rewritten_partitions(kit.warehouse, ROLLUP, d(-1)) == ["2026-03"]
+    got = read(kit, txns).sort("approval_no").select("approval_no", "amount", "event_date")
+    assert got.rows() == [("A1", 1, d(-3)), ("A2", 4, d(-4)), ("A3", 3, d(-1))]
     build_silver(kit.warehouse, d(-1))  # a re-run adds nothing, forgets nothing
-    assert rewritten_partitions(kit.warehouse, txns, d(-1)) == week
+    assert rewritten_partitions(kit.warehouse, txns, d(-1)) == [s(-4), s(-2), s(-1)]
     assert rewritten_partitions(kit.warehouse, txns, D) is None  # not built for D yet
+    # a correction of an earlier batch is recomputed: the week it can touch
+    kit.load("card", "transactions", s(-2), [_txn("A1", -3, 1)], revision=2)
+    res = build_silver(kit.warehouse, D)[txns]
+    assert res.metadata["recomputed_event_dates"] == [[s(-9), s(-2)]]
+    assert read(kit, txns).sort("approval_no")["approval_no"].to_list() == ["A1", "A2", "A3"]
 
 
 def test_silver_tables_keep_person_keys_out_of_the_delta_log(kit: BronzeKit) -> None:

@@ -206,14 +206,22 @@ def delete_subject_rows(
     joined = lf.join(src.lazy(), on=on, how="inner")
     if lineage:
         joined = joined.filter(pl.col(lineage) <= pl.col("_until"))
-    counts = joined.group_by("customer_no").agg(pl.len().alias("n")).collect()
-    if counts.height == 0:
+    parts = [c for c in delta.partition_columns(path) if c in schema]
+    found = joined.select("customer_no", *parts).collect()
+    if found.height == 0:
         return 0, {}
+    counts = found.group_by("customer_no").agg(pl.len().alias("n"))
     hashes = {s.customer_no: s.hash for s in subjects}
     per = {hashes[c]: n for c, n in counts.iter_rows()}
     cond = " AND ".join(f"t.{c} = s.{c}" for c in on)
     if lineage:
         cond += f" AND t.{lineage} <= s._until"
+    for col in parts:
+        # The partitions holding the rows, as literals (dates, never identifiers): the MERGE
+        # then reads and rewrites those partitions only, not the whole table.
+        values = sorted({str(v) for v in found[col].to_list() if v is not None})
+        if len(values) == found[col].n_unique():
+            cond += f" AND t.{col} IN ({', '.join(repr(v) for v in values)})"
     metrics = delta.merge_delete(path, src if by_affiliate else src.drop("affiliate"), cond)
     if lineage is None:
         _restore_derived_rows(path, subjects)
