@@ -83,15 +83,21 @@ def category_trends(
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    return (
-        rollup.join(card_customers.select("customer_no", "gcid"), on="customer_no", how="inner")
+    # Each known card customer once: its age band and a dense integer per gcid, so the big
+    # join is one on customer_no and the distinct count runs on integers, not 64-char gcids.
+    people = (
+        card_customers.select("customer_no", "gcid")
         .join(age_bands.select("gcid", "age_band"), on="gcid", how="inner")
+        .select("customer_no", "age_band", pl.col("gcid").rank("dense").alias("_person"))
+    )
+    return (
+        rollup.join(people, on="customer_no", how="inner")
         .join(
             merchants.select("merchant_id", "sido_code", "category"), on="merchant_id", how="inner"
         )
         .group_by(CELL)
         .agg(
-            pl.col("gcid").n_unique().cast(pl.Int64).alias("customer_count"),
+            pl.col("_person").n_unique().cast(pl.Int64).alias("customer_count"),
             pl.col("purchase_count").sum().cast(pl.Int64),
             (pl.col("purchase_amount") - pl.col("cancel_amount"))
             .sum()

@@ -117,6 +117,18 @@ def test_cells_below_k_are_not_published() -> None:
         category_trends(rollup, cards, bands, shops, k=0)
 
 
+def test_customers_are_counted_once_per_person() -> None:
+    """Distinct gcids: two card numbers of one person (a producer's mistake) count once."""
+    cards = pl.LazyFrame(
+        {"customer_no": [f"C{i}" for i in range(6)], "gcid": [*(f"g{i}" for i in range(5)), "g0"]}
+    )
+    bands = pl.LazyFrame({"gcid": [f"g{i}" for i in range(5)], "age_band": ["40-49"] * 5})
+    shops = pl.LazyFrame({"merchant_id": ["M6"], "sido_code": ["11"], "category": ["CAFE"]})
+    got = category_trends(_rollup({"M6": 6}), cards, bands, shops, k=5).collect()
+    assert got.rows() == [("2026-06", "11", "CAFE", "40-49", 5, 6, 600)]
+    assert category_trends(_rollup({"M6": 6}), cards, bands, shops, k=6).collect().is_empty()
+
+
 # --- the gold table over bronze --------------------------------------------------------------
 
 
