@@ -186,12 +186,15 @@ def known_flag(feed: Feed, column: str, master: str, master_column: str, flag: s
 
 
 def expected_card_spend(ctx: RunContext) -> pl.DataFrame:
-    """Per gcid: PURCHASE minus CANCEL of silver card transactions of known customers, 30/90d."""
-    txns = read_table(
-        ctx, "silver/card/transactions", ["customer_no", "event_date", "txn_type", "amount"]
-    )
-    customers = read_table(ctx, "silver/card/customers", ["customer_no", "gcid"])
+    """Per gcid: PURCHASE minus CANCEL of silver card transactions of known customers, 30/90d.
+
+    Read lazily over the 90 days only (event-date partitions pruned), on the streaming engine.
+    """
     schema = {"gcid": pl.Utf8, "exp_30d": pl.Int64, "exp_90d": pl.Int64}
+    if ctx.warehouse is None:
+        return pl.DataFrame(schema=schema)
+    txns = delta.scan(ctx.warehouse / "silver" / "card" / "transactions")
+    customers = delta.scan(ctx.warehouse / "silver" / "card" / "customers")
     if txns is None or customers is None:
         return pl.DataFrame(schema=schema)
     start90, start30 = ctx.as_of - timedelta(days=89), ctx.as_of - timedelta(days=29)
@@ -203,13 +206,15 @@ def expected_card_spend(ctx: RunContext) -> pl.DataFrame:
         .otherwise(0)
     )
     return (
-        txns.filter(pl.col("event_date").is_between(start90, ctx.as_of))
-        .join(customers, on="customer_no", how="inner")
+        txns.select("customer_no", "event_date", "txn_type", "amount")
+        .filter(pl.col("event_date").is_between(start90, ctx.as_of))
+        .join(customers.select("customer_no", "gcid"), on="customer_no", how="inner")
         .group_by("gcid")
         .agg(
             signed.filter(pl.col("event_date") >= start30).sum().cast(pl.Int64).alias("exp_30d"),
             signed.sum().cast(pl.Int64).alias("exp_90d"),
         )
+        .collect(engine="streaming")
     )
 
 
