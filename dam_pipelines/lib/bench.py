@@ -582,7 +582,8 @@ def summary_line(r: dict[str, Any]) -> str:
         return "n/a" if v is None else format(v, spec)
 
     return (
-        f"bench {r['customers']:,} customers x {r['days']} days: night {f(r['night_s'])} s, "
+        f"bench {r['customers']:,} customers x {r['days']} days: night {f(r['night_s'])} s "
+        f"(+ erasures {f(r.get('night_erasure_s'))} s), "
         f"peak {_fmt_bytes(r['night_peak_rss_bytes'])}, growth x{f(r['growth_ratio'])}, "
         f"floor x{f(r['floor_ratio'])}, pandas x{f(r['pandas_ratio'])}, "
         f"ingest {f(r['ingest_rows_per_s'], ',.0f')} rows/s, erasure {f(r['erasure_s'])} s"
