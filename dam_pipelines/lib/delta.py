@@ -42,6 +42,11 @@ def bulk_writer(plain_columns: Sequence[str] = ()) -> WriterProperties:
     )
 
 
+def _commit(metadata: Mapping[str, Any] | None) -> CommitProperties:
+    """Commit properties carrying ``metadata`` (as text) into the commit info."""
+    return CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+
+
 def exists(path: Path) -> bool:
     return DeltaTable.is_deltatable(str(path))
 
@@ -89,7 +94,7 @@ def replace_where(
     Every row of ``df`` must satisfy ``predicate`` (delta-rs checks it). Returns the new version.
     """
     writer = writer_properties or WRITER
-    commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+    commit = _commit(metadata)
     if not exists(path):
         path.mkdir(parents=True, exist_ok=True)
         write_deltalake(
@@ -123,7 +128,7 @@ def overwrite(
     metadata: Mapping[str, Any] | None = None,
 ) -> int:
     """Replace the whole table content with ``df`` (schema replaced too). Returns the version."""
-    commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+    commit = _commit(metadata)
     path.mkdir(parents=True, exist_ok=True)
     write_deltalake(
         str(path),
@@ -155,9 +160,7 @@ def append(
         partition_by=(list(partition_by or []) or None) if new else None,
         configuration=dict(configuration or {}) if new else None,
         writer_properties=WRITER,
-        commit_properties=CommitProperties(
-            custom_metadata={k: str(v) for k, v in (metadata or {}).items()}
-        ),
+        commit_properties=_commit(metadata),
     )
     return DeltaTable(str(path)).version()
 

@@ -102,10 +102,7 @@ def rewritten_partitions(warehouse: Path, key: str, as_of: date) -> list[str] | 
     """Partition values of a silver event table (or the monthly rollup) that the builds of
     the night ``as_of`` rewrote; ``None`` when unknown or after a full rebuild (treat every
     partition as new)."""
-    state = read_state(warehouse, key)
-    changes = (state or {}).get("changes")
-    if not state or state.get("as_of") != as_of.isoformat() or not changes:
-        return None
+    changes = (read_state(warehouse, key) or {}).get("changes") or {}
     if changes.get("as_of") != as_of.isoformat() or changes.get("full"):
         return None
     return list(changes["partitions"])
@@ -376,12 +373,7 @@ def _append_events(
             else pl.DataFrame(schema={"event_date": pl.Date})
         )
         removed = stale.height
-        for day in stale["event_date"].unique().sort().to_list():
-            part = delta.scan_partitions(path, "event_date", [day.isoformat()])
-            assert part is not None
-            kept = part.join(sent, on=keys, how="anti").collect()
-            delta.replace_where(path, kept, f"event_date = '{day.isoformat()}'", metadata=meta)
-            rewritten.append(day.isoformat())
+        rewritten = [d.isoformat() for d in _drop_rows(path, stale, keys, meta)]
     if new.height:
         delta.append(path, new, metadata=meta)
     days = sorted({d.isoformat() for d in new["event_date"].unique().to_list()} | set(rewritten))
@@ -430,17 +422,21 @@ def _reconcile_moved(
         .filter(pl.col("_rank") > 0)
         .drop("_rank")
     )
-    days = stale["event_date"].unique().sort().to_list()
+    days = _drop_rows(path, stale, [*keys, "event_date", "business_date", "_revision"], meta)
+    return stale.height, days
+
+
+def _drop_rows(path: Path, rows: pl.DataFrame, on: list[str], meta: dict[str, str]) -> list[date]:
+    """Rewrite each event-date partition of ``rows`` without the rows matching them on ``on``;
+    returns the event dates rewritten."""
+    days = rows["event_date"].unique().sort().to_list()
     for day in days:
         part = delta.scan_partitions(path, "event_date", [day.isoformat()])
         assert part is not None
-        kept = part.join(
-            stale.lazy().filter(pl.col("event_date") == day),
-            on=[*keys, "event_date", "business_date", "_revision"],
-            how="anti",
-        ).collect()
+        mine = rows.lazy().filter(pl.col("event_date") == day).select(on).unique()
+        kept = part.join(mine, on=on, how="anti").collect()
         delta.replace_where(path, kept, f"event_date = '{day.isoformat()}'", metadata=meta)
-    return stale.height, days
+    return days
 
 
 def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = False) -> TableResult:

@@ -186,10 +186,11 @@ def _declared(s: Settings) -> list[_Table]:
     except ImportError:  # pragma: no cover
         PROFILE_SCHEMA = TRENDS_SCHEMA = ROLLUP_SCHEMA = {}  # noqa: N806
     from dam_pipelines.lib.governance.marketing import AUDIENCE_SCHEMA
+    from dam_pipelines.lib.silver import ROLLUP
 
     out += [
         _Table(
-            "silver/card/transactions_monthly",
+            ROLLUP,
             "card",
             "card PURCHASE/CANCEL per month, customer and merchant (feeds the trends)",
             "rebuilt from silver/card/transactions; follows its retention and erasures",

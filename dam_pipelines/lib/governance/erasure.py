@@ -223,33 +223,26 @@ def delete_subject_rows(
         if len(values) == found[col].n_unique():
             cond += f" AND t.{col} IN ({', '.join(repr(v) for v in values)})"
     metrics = delta.merge_delete(path, src if by_affiliate else src.drop("affiliate"), cond)
-    if lineage is None:
-        _restore_derived_rows(path, subjects)
     deleted = int(metrics.get("num_target_rows_deleted", 0))
     if deleted != sum(per.values()):
         raise RuntimeError(f"{table}: merge deleted {deleted} rows, expected {sum(per.values())}")
     return deleted, per
 
 
-def _restore_derived_rows(path: Path, subjects: list[Subject]) -> int:
-    """A derived silver table without lineage (the monthly card rollup) lost every row of the
+def _restore_rollup_rows(warehouse: Path, subjects: list[Subject]) -> int:
+    """The monthly card rollup has no batch lineage: an erasure deletes every row of the
     subjects, later months included. Re-derive just their rows from silver card transactions,
     which the erasure has already cleared of batches <= R (``erase`` handles the rollup after
     every other table), instead of rebuilding the whole rollup. Returns the rows restored."""
-    from dam_pipelines.lib.silver import ROLLUP
     from dam_pipelines.lib.trends import ROLLUP_SCHEMA, monthly_rollup
 
-    parts = path.parts
-    if "silver" not in parts or "/".join(parts[parts.index("silver") :]) != ROLLUP:
-        return 0
-    warehouse = Path(*parts[: parts.index("silver")])
     txns = delta.scan(warehouse / "silver" / "card" / "transactions")
     if txns is None:
         return 0
     mine = txns.filter(pl.col("customer_no").is_in([s.customer_no for s in subjects]))
     rows = monthly_rollup(mine).collect().select(list(ROLLUP_SCHEMA.names()))
     if rows.height:
-        delta.append(path, rows)
+        delta.append(warehouse / ROLLUP, rows)
     return rows.height
 
 
@@ -294,6 +287,8 @@ def erase(
             n, per = delete_subject_rows(
                 path, table, subs, by_affiliate=table == "audit/quarantine"
             )
+            if n and table == ROLLUP:
+                _restore_rollup_rows(wh, subs)
             change.rows_deleted += n
             for h, k in per.items():
                 per_subject[h][table] = k

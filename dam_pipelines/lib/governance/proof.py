@@ -32,10 +32,16 @@ def _lineage(names: set[str]) -> str | None:
     return next((c for c in (*LINEAGE_COLUMNS, MONTH_COLUMN) if c in names), None)
 
 
-def _lineage_values(col: pl.Series, name: str) -> pl.Series:
+def _lineage_expr(name: str) -> pl.Expr:
+    """A row's batch date as text: the date part, or the month's end for a month column."""
+    text = pl.col(name).cast(pl.Utf8)
     if name == MONTH_COLUMN:
-        return col.str.slice(0, 7) + "-31"  # end of the month, compared as text
-    return col.str.slice(0, 10)
+        return text.str.slice(0, 7) + "-31"  # end of the month, compared as text
+    return text.str.slice(0, 10)
+
+
+def _lineage_values(col: pl.Series, name: str) -> pl.Series:
+    return col.to_frame(name).select(_lineage_expr(name)).to_series()
 
 
 _BOUND = r"[^0-9A-Za-z_\-]"
@@ -288,13 +294,6 @@ def scan_keys(
     old = found.filter(pl.col("_lineage").is_null() | (pl.col("_lineage") <= pl.col("_until")))
     scan.leftover_rows += old.height
     scan.retained_rows += found.height - old.height
-
-
-def _lineage_expr(name: str) -> pl.Expr:
-    text = pl.col(name).cast(pl.Utf8)
-    if name == MONTH_COLUMN:
-        return text.str.slice(0, 7) + "-31"
-    return text.str.slice(0, 10)
 
 
 def scan_table(

@@ -20,6 +20,7 @@ from dam_pipelines.lib import delta
 from dam_pipelines.lib.quality.model import QualityConfig
 from dam_pipelines.lib.quality.rules import Op, Rule
 from dam_pipelines.lib.registry import FEEDS, Feed, Kind
+from dam_pipelines.lib.silver import MOVED_EVENT_LOOKBACK_DAYS
 
 BATCHES = "audit/batches"
 CURRENT = ("LOADED", "SKIPPED")  # SKIPPED: a re-delivery of the loaded revision (same counts)
@@ -102,15 +103,10 @@ def format_flag(column: str, pattern: str) -> Derivation:
 # --- referential integrity ------------------------------------------------------------------
 
 
-#: silver keeps an event key once within this many days before the dates it recomputes
-#: (``silver.MOVED_EVENT_LOOKBACK_DAYS``): a partial check looks that far for a second copy
-KEY_LOOKBACK_DAYS = 31
-
-
 def key_beyond_scope(feed: Feed) -> Derivation:
     """``_dq_key_unique_beyond``: when only some event dates are checked, the row's key appears
-    in no other event date of the look-back window (null when the whole table is checked:
-    the key rule sees every row then)."""
+    in no other event date of silver's look-back window for re-sent events (null when the
+    whole table is checked: the key rule sees every row then)."""
     flag = "_dq_key_unique_beyond"
 
     def derive(d: Derived, ctx: RunContext) -> Derived:
@@ -119,7 +115,7 @@ def key_beyond_scope(feed: Feed) -> Derivation:
             d.df = d.df.with_columns(pl.lit(None, pl.Boolean).alias(flag))
             return d
         path = ctx.warehouse / "silver" / feed.affiliate / feed.name
-        lo = min(date.fromisoformat(s) for s in d.scope) - timedelta(days=KEY_LOOKBACK_DAYS)
+        lo = min(date.fromisoformat(s) for s in d.scope) - timedelta(days=MOVED_EVENT_LOOKBACK_DAYS)
         inside = set(d.scope)
         others = [
             p
@@ -142,7 +138,7 @@ def key_beyond_scope(feed: Feed) -> Derivation:
                 flag,
                 show=("event_date",),
                 description=f"key ({', '.join(keys)}) appears in no other event date of the "
-                f"{KEY_LOOKBACK_DAYS}-day look-back (the rest of the table was checked on "
+                f"{MOVED_EVENT_LOOKBACK_DAYS}-day look-back (the rest of the table was checked on "
                 "the nights it was written)",
             )
         )
@@ -267,13 +263,19 @@ def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     note_version(d, ctx, "silver/card/transactions")
     if ctx.warehouse is None:
         return d
-    lf = delta.scan(ctx.warehouse / "silver" / "card" / "transactions")
+    path = ctx.warehouse / "silver" / "card" / "transactions"
+    if d.scope is None:
+        lf = delta.scan(path)
+    else:  # only the event-date partitions of the months checked are read
+        days = [p for p in delta.partition_files(path, "event_date") if p[:7] in d.scope]
+        lf = delta.scan_partitions(path, "event_date", days)
     if lf is None:
         return d
-    lf = lf.select("event_date", "txn_type", "amount").filter(pl.col("event_date") <= ctx.as_of)
-    if d.scope is not None:
-        lf = lf.filter(pl.col("event_date").dt.strftime("%Y-%m").is_in(d.scope))
-    txns = lf.collect()
+    txns = (
+        lf.select("event_date", "txn_type", "amount")
+        .filter(pl.col("event_date") <= ctx.as_of)
+        .collect()
+    )
     for typ, col in (("PURCHASE", "purchase_amount"), ("CANCEL", "cancel_amount")):
         total = int(txns.filter(pl.col("txn_type") == typ)["amount"].sum() or 0)
         d.rules.append(

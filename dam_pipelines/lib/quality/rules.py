@@ -127,8 +127,8 @@ class RuleResult:
     detail: str = ""
 
 
-def evaluate(rule: Rule, df: pl.DataFrame, masks: dict[str, pl.Series]) -> RuleResult:
-    """Evaluate ``rule`` on ``df``; row-level masks are stored in ``masks`` by rule label."""
+def _table_level(rule: Rule, df: pl.DataFrame) -> RuleResult | None:
+    """The result of a rule that needs no row mask (schema, sums, missing inputs), else None."""
     names = set(df.columns)
     if rule.op is Op.EXISTS:
         if rule.column not in names:
@@ -159,11 +159,14 @@ def evaluate(rule: Rule, df: pl.DataFrame, masks: dict[str, pl.Series]) -> RuleR
             if ok
             else f"sum {total:,} != expected {rule.min:,} (difference {total - rule.min:+,})",
         )
-    mask = df.select(violation(rule, df.schema).fill_null(False).alias("v")).to_series()
-    masks[rule.label] = mask
+    return None
+
+
+def _row_level(rule: Rule, mask: pl.Series, applicable: int) -> RuleResult:
+    """The result of a row-level rule from its violation mask (``applicable``: the non-null
+    rows of a TRUE rule's flag, else the frame's height)."""
     offending = int(mask.sum() or 0)
     if rule.op is Op.TRUE:
-        applicable = int(df.select(pl.col(rule.column).is_not_null().sum()).item())
         share = offending / applicable if applicable else 0.0
         ok = share <= 1 - rule.mostly + 1e-12
         detail = f"{offending:,} of {applicable:,} applicable rows ({share:.2%})"
@@ -174,21 +177,23 @@ def evaluate(rule: Rule, df: pl.DataFrame, masks: dict[str, pl.Series]) -> RuleR
         rule,
         offending == 0,
         offending,
-        df.height,
+        applicable,
         f"{offending:,} row{'s' * (offending != 1)}" if offending else "",
     )
+
+
+def evaluate(rule: Rule, df: pl.DataFrame, masks: dict[str, pl.Series]) -> RuleResult:
+    """Evaluate ``rule`` on ``df``; row-level masks are stored in ``masks`` by rule label."""
+    return evaluate_all([rule], df, masks)[0]
 
 
 def evaluate_all(
     rules: Sequence[Rule], df: pl.DataFrame, masks: dict[str, pl.Series]
 ) -> list[RuleResult]:
-    """:func:`evaluate` of every rule, the row-level ones in one parallel pass over ``df``."""
-    names = set(df.columns)
-    row_level = [
-        r
-        for r in rules
-        if r.op not in (Op.EXISTS, Op.SUM_EQUALS) and all(c in names for c in r.inputs)
-    ]
+    """Evaluate every rule; the row-level ones in one parallel pass over ``df``. Row-level
+    masks are stored in ``masks`` by rule label."""
+    fixed = {id(r): _table_level(r, df) for r in rules}
+    row_level = [r for r in rules if fixed[id(r)] is None]
     exprs = [
         violation(r, df.schema).fill_null(False).alias(f"v{i}") for i, r in enumerate(row_level)
     ]
@@ -197,37 +202,20 @@ def evaluate_all(
         for i, r in enumerate(row_level)
         if r.op is Op.TRUE
     ]
-    computed, applicable_counts = pl.collect_all(
+    computed, applicable = pl.collect_all(
         [df.lazy().select(exprs or [pl.lit(0).alias("_")]), df.lazy().select(counts or [pl.len()])]
     )
     index = {id(r): i for i, r in enumerate(row_level)}
     out = []
     for rule in rules:
-        i = index.get(id(rule))
-        if i is None:
-            out.append(evaluate(rule, df, masks))
-            continue
-        mask = computed[f"v{i}"].alias("v")
-        masks[rule.label] = mask
-        offending = int(mask.sum() or 0)
-        if rule.op is Op.TRUE:
-            applicable = int(applicable_counts[f"a{i}"][0])
-            share = offending / applicable if applicable else 0.0
-            ok = share <= 1 - rule.mostly + 1e-12
-            detail = f"{offending:,} of {applicable:,} applicable rows ({share:.2%})"
-            if rule.mostly < 1:
-                detail += f"; at most {1 - rule.mostly:.0%} allowed"
-            out.append(RuleResult(rule, ok, offending, applicable, detail if offending else ""))
-            continue
-        out.append(
-            RuleResult(
-                rule,
-                offending == 0,
-                offending,
-                df.height,
-                f"{offending:,} row{'s' * (offending != 1)}" if offending else "",
-            )
-        )
+        result = fixed[id(rule)]
+        if result is None:
+            i = index[id(rule)]
+            mask = computed[f"v{i}"].alias("v")
+            masks[rule.label] = mask
+            n = int(applicable[f"a{i}"][0]) if rule.op is Op.TRUE else df.height
+            result = _row_level(rule, mask, n)
+        out.append(result)
     return out
 
 

@@ -34,6 +34,7 @@ from dam_pipelines.lib.quality.suites import (
     planned_checks,
 )
 from dam_pipelines.lib.registry import FEEDS, Kind
+from dam_pipelines.lib.silver import ROLLUP, rewritten_partitions, silver_key
 
 log = logging.getLogger("dam_pipelines")
 
@@ -73,12 +74,12 @@ def _outcomes(
     df: pl.DataFrame,
     results: list[RuleResult],
     masks: dict[str, pl.Series],
-    ge: gx.Validation | None,
     sampled: bool,
     versions: str,
     cfg: QualityConfig,
 ) -> list[CheckOutcome]:
-    """Group rule results into one outcome per check."""
+    """Group rule results into one outcome per check (GE's verdict and page come later:
+    :func:`_resolve` and the Data Docs build)."""
     by_check: dict[str, list[RuleResult]] = {}
     for r in results:
         by_check.setdefault(r.rule.check, []).append(r)
@@ -102,12 +103,6 @@ def _outcomes(
             expectation = "; ".join(f"{r.rule.label}: {r.detail}".rstrip(": ") for r in failing)
         else:
             expectation = f"{len(rs)} expectation{'s' * (len(rs) != 1)} met"
-        ge_success = None
-        if ge is not None:
-            verdicts = [
-                ge.success_by_rule[r.rule.label] for r in rs if r.rule.label in ge.success_by_rule
-            ]
-            ge_success = all(verdicts) if verdicts else None
         out.append(
             CheckOutcome(
                 table=table,
@@ -119,9 +114,7 @@ def _outcomes(
                 expectation=expectation,
                 detail="; ".join(r.rule.description for r in failing),
                 sample=sample_rows(df, union, shown, spec.identifiers, cfg.sample_size),
-                docs_url=ge.url if ge else None,
                 suite=spec.suite_name,
-                ge_success=ge_success,
                 sampled=sampled,
                 input_versions=versions,
             )
@@ -134,13 +127,11 @@ def _ge_validate(
     df: pl.DataFrame,
     rules: list[Rule],
     ctx: RunContext,
-    session: gx.GxSession | None,
+    session: gx.GxSession,
     run_time: datetime,
     masks: dict[str, pl.Series] | None = None,
-) -> tuple[gx.Validation | None, bool]:
-    """Validate the pseudonymized frame in GE (for the Data Docs); (None, False) without GE."""
-    if session is None:
-        return None, False
+) -> tuple[gx.Validation, bool]:
+    """Validate the pseudonymized frame in GE (for the Data Docs), on the session's worker."""
     frame, sampled = gx.pseudonymized_frame(spec, df, rules, ctx.config.ge_max_rows, masks)
     validation = session.validate(
         spec.suite_name,
@@ -177,22 +168,19 @@ def _judge(
 ) -> list[CheckOutcome]:
     masks: dict[str, pl.Series] = {}
     results = evaluate_all(rules, df, masks)
-    if session is not None and deferred is not None:
-        future = session.submit(_ge_validate, spec, df, rules, ctx, session, run_time, masks)
-        labels: dict[str, list[str]] = {}
-        for r in results:
-            labels.setdefault(r.rule.check, []).append(r.rule.label)
-        sampled = df.height > ctx.config.ge_max_rows
-        deferred.append(_Deferred(future, table, labels, sampled))
-        return _outcomes(
-            spec, table, df, results, masks, None, sampled, _versions(inputs), ctx.config
-        )
-    validation, sampled = _ge_validate(spec, df, rules, ctx, session, run_time, masks)
-    outcomes = _outcomes(
-        spec, table, df, results, masks, validation, sampled, _versions(inputs), ctx.config
-    )
-    _warn_disagreements(outcomes, sampled)
-    return outcomes
+    versions = _versions(inputs)
+    if session is None:
+        return _outcomes(spec, table, df, results, masks, False, versions, ctx.config)
+    if deferred is None:
+        raise ValueError("a GE session needs a list for its deferred validations")
+    # GE runs on the session's worker while polars goes on; verdicts come in with _resolve.
+    future = session.submit(_ge_validate, spec, df, rules, ctx, session, run_time, masks)
+    labels: dict[str, list[str]] = {}
+    for r in results:
+        labels.setdefault(r.rule.check, []).append(r.rule.label)
+    sampled = df.height > ctx.config.ge_max_rows
+    deferred.append(_Deferred(future, table, labels, sampled))
+    return _outcomes(spec, table, df, results, masks, sampled, versions, ctx.config)
 
 
 def _warn_disagreements(outcomes: Sequence[CheckOutcome], sampled: bool) -> None:
@@ -206,8 +194,6 @@ def _resolve(outcomes: list[CheckOutcome], deferred: list[_Deferred]) -> list[Ch
     verdicts: dict[tuple[str, str], bool] = {}
     for item in deferred:
         validation, _ = item.future.result()
-        if validation is None:
-            continue
         for check, labels in item.labels.items():
             found = [
                 validation.success_by_rule[x] for x in labels if x in validation.success_by_rule
@@ -326,24 +312,20 @@ def _audit_outcomes(
     # not any one table's, so nothing waits for it.
     if session is not None:
         session.submit(_ge_validate, spec, frame, rules, ctx, session, run_time)
-    validation = None
     out = []
     for table in tables:
         part = frame.filter(pl.col("_dq_table") == table)
         masks: dict[str, pl.Series] = {}
         results = evaluate_all(rules, part, masks)
-        for o in _outcomes(
-            spec, table, part, results, masks, validation, False, _versions(inputs), ctx.config
-        ):
+        for o in _outcomes(spec, table, part, results, masks, False, _versions(inputs), ctx.config):
             detail = spec.describe(o.check, part) if spec.describe and not o.passed else ""
-            # GE judged the frame of all feeds at once: its verdict is not this table's.
-            out.append(replace(o, ge_success=None, detail=detail or o.detail))
+            out.append(replace(o, detail=detail or o.detail))
     return out
 
 
 # --- a night's run -------------------------------------------------------------------------
 
-_EVENT_TABLES = {f"silver/{f.affiliate}/{f.name}" for f in FEEDS if f.kind is Kind.EVENT}
+_EVENT_TABLES = {silver_key(f) for f in FEEDS if f.kind is Kind.EVENT}
 
 
 def check_scope(warehouse: Path, table: str, as_of: date, cfg: QualityConfig) -> list[str] | None:
@@ -355,8 +337,6 @@ def check_scope(warehouse: Path, table: str, as_of: date, cfg: QualityConfig) ->
     checked on earlier nights are not read again. Unknown (no build state for D) or after a
     full rebuild: the whole table. Every other table is checked whole.
     """
-    from dam_pipelines.lib.silver import ROLLUP, rewritten_partitions
-
     if table not in _EVENT_TABLES and table != ROLLUP:
         return None
     rewritten = rewritten_partitions(warehouse, table, as_of)
@@ -371,8 +351,6 @@ def check_scope(warehouse: Path, table: str, as_of: date, cfg: QualityConfig) ->
 def _read(path: Path, table: str, scope: list[str] | None) -> pl.DataFrame | None:
     if scope is None:
         return delta.read(path)
-    from dam_pipelines.lib.silver import ROLLUP
-
     lf = delta.scan_partitions(path, "month" if table == ROLLUP else "event_date", scope)
     return None if lf is None else lf.collect()
 

@@ -31,12 +31,12 @@ from dam_pipelines.lib.registry import (
     Kind,
     Role,
 )
+from dam_pipelines.lib.silver import ROLLUP
 
 ERROR, WARN = Severity.ERROR, Severity.WARN
 IDENTIFIER_ROLES = (Role.DIRECT, Role.PAN, Role.CUSTOMER_KEY, Role.RECORD_KEY)
 #: Columns that identify a person or a record without a role in the registry.
 EXTRA_IDENTIFIERS = frozenset({"gcid"})
-ROLLUP = "silver/card/transactions_monthly"
 PROFILE = "gold/customer_profile"
 TRENDS = "gold/card_category_trends"
 
