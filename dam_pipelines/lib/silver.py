@@ -10,6 +10,7 @@ recomputes only what they can touch. See docs/silver-gold.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -96,6 +97,15 @@ def _changes_of(state: dict[str, Any] | None, as_of: date, full: bool, parts: li
         "full": bool(prev["full"] or full),
         "partitions": sorted({*prev["partitions"], *parts}),
     }
+
+
+def before_inputs(state: dict[str, Any] | None) -> dict[str, str]:
+    return dict((state or {}).get("inputs") or {})
+
+
+def inputs_digest(inputs: dict[str, str]) -> str:
+    """A short, order-independent digest of a state's bronze fingerprints."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def rewritten_partitions(warehouse: Path, key: str, as_of: date) -> list[str] | None:
@@ -378,7 +388,21 @@ def _append_events(
         delta.append(path, new, metadata=meta)
     days = sorted({d.isoformat() for d in new["event_date"].unique().to_list()} | set(rewritten))
     changes = _changes_of(state, as_of, False, days)
-    write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
+    # What this build did, for a dependent table that can follow it by adding rather than
+    # recomputing (the monthly rollup): the inputs it started from, the batches whose rows it
+    # appended, the rows it removed and the table version it left.
+    appended = {
+        "from": inputs_digest(before_inputs(state)),
+        "batches": sorted(d.isoformat() for d in changed),
+        "event_dates": sorted({d.isoformat() for d in new["event_date"].unique().to_list()}),
+        "removed": removed,
+        "version": delta.version(path),
+    }
+    write_state(
+        warehouse,
+        key,
+        {"as_of": as_of.isoformat(), "inputs": now, "changes": changes, "append": appended},
+    )
     return _result(
         warehouse,
         key,
@@ -439,11 +463,67 @@ def _drop_rows(path: Path, rows: pl.DataFrame, on: list[str], meta: dict[str, st
     return days
 
 
+#: Rollup files: zstd-1 and no dictionary for the customer number (nearly unique per month).
+ROLLUP_WRITER = delta.bulk_writer(["customer_no"])
+ROLLUP_KEY = ["month", "customer_no", "merchant_id"]
+
+
+def _rollup_addition(
+    warehouse: Path, as_of: date, before: dict[str, str], now: dict[str, str]
+) -> pl.DataFrame | None:
+    """The rollup rows to add when tonight's card transactions build only appended the rows of
+    new batches to what the rollup already reflects (the usual night); ``None`` when the months
+    must be recomputed instead (a correction, a removed stale copy, a full rebuild, or a table
+    written by anything else since, such as an erasure)."""
+    from dam_pipelines.lib.trends import monthly_rollup
+
+    key = silver_key(get_feed("card", "transactions"))
+    state = read_state(warehouse, key) or {}
+    app = state.get("append")
+    path = warehouse / key
+    if (
+        not app
+        or not before
+        or state.get("as_of") != as_of.isoformat()
+        or state.get("inputs") != now
+        or app["from"] != inputs_digest(before)
+        or app["removed"]
+        or app["version"] != delta.version(path)
+    ):
+        return None
+    batches = [date.fromisoformat(d) for d in app["batches"]]
+    lf = delta.scan_partitions(path, "event_date", app["event_dates"])
+    if lf is None:
+        return None
+    # The appended rows are exactly those of the new batches: their business dates are later
+    # than every batch the table held before.
+    return monthly_rollup(lf.filter(pl.col("business_date").is_in(batches))).collect()
+
+
+def _add_to_month(path: Path, month: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """The month's rollup with ``rows`` added (sums per key; new keys become new rows)."""
+    from dam_pipelines.lib.trends import ROLLUP_SCHEMA
+
+    old = delta.scan_partitions(path, "month", [month])
+    if old is None:
+        return rows
+    values = [c for c in ROLLUP_SCHEMA.names() if c not in ROLLUP_KEY]
+    return (
+        pl.concat([old.select(ROLLUP_SCHEMA.names()), rows.lazy()], how="vertical")
+        .group_by(ROLLUP_KEY)
+        .agg(pl.col(values).sum())
+        .select(ROLLUP_SCHEMA.names())
+        .collect(engine="streaming")
+    )
+
+
 def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = False) -> TableResult:
     """``silver/card/transactions_monthly``: PURCHASE/CANCEL per (month, customer, merchant).
 
-    Recomputed month by month from ``silver/card/transactions`` (which must be as of D) for
-    the months the changed bronze batches can touch.
+    On the usual night the rows of the new batches are added to their months (see
+    :func:`_rollup_addition`); otherwise the months the changed bronze batches can touch are
+    recomputed from ``silver/card/transactions`` (which must be as of D). Both give the table a
+    recompute from scratch gives.
     """
     from dam_pipelines.lib.trends import ROLLUP_SCHEMA, monthly_rollup
 
@@ -453,38 +533,62 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
     now = bronze_fingerprints(warehouse, feed, as_of)
     full = _full_needed(state, path, as_of, full)
     before: dict[str, str] = {} if full else state["inputs"]  # type: ignore[index]
-    months = months_of(recompute_ranges(changed_dates(before, now, as_of)))
     meta = {"dam.as_of": as_of.isoformat(), "dam.mode": _mode(full)}
     config = delta.table_config(["month", "purchase_count", "cancel_count"])
-    if full:
-        delta.overwrite(
-            path,
-            pl.DataFrame(schema=ROLLUP_SCHEMA),
-            partition_by=["month"],
-            configuration=config,
-            metadata=meta,
-        )
-    txns = warehouse / silver_key(feed)
-    for month in months:
-        first = date.fromisoformat(f"{month}-01")
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        lf = delta.scan(txns)
-        src = (lf if lf is not None else empty_silver(feed).lazy()).filter(
-            pl.col("event_date").is_between(first, last)
-        )
-        df = monthly_rollup(src).collect(engine="streaming")
+
+    def write(month: str, rows: pl.DataFrame) -> None:
         delta.replace_where(
             path,
-            df,
+            rows,
             f"month = '{month}'",
             partition_by=["month"],
             configuration=config,
             metadata=meta,
+            writer_properties=ROLLUP_WRITER,
         )
+
+    addition = None if full else _rollup_addition(warehouse, as_of, before, now)
+    if addition is not None:
+        months = sorted(addition["month"].unique().to_list())
+        meta["dam.mode"] = "append"
+        for month in months:
+            write(month, _add_to_month(path, month, addition.filter(pl.col("month") == month)))
+    else:
+        changed = changed_dates(before, now, as_of)
+        months = months_of(recompute_ranges(changed))
+        if changed:
+            # Plus the months of event dates the transactions build rewrote outside those
+            # ranges (older copies of re-sent events removed within the look-back window).
+            moved = rewritten_partitions(warehouse, silver_key(feed), as_of) or []
+            months = sorted({*months, *(d[:7] for d in moved)})
+        if full:
+            delta.overwrite(
+                path,
+                pl.DataFrame(schema=ROLLUP_SCHEMA),
+                partition_by=["month"],
+                configuration=config,
+                metadata=meta,
+            )
+        txns = warehouse / silver_key(feed)
+        for month in months:
+            first = date.fromisoformat(f"{month}-01")
+            last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            lf = delta.scan(txns)
+            src = (lf if lf is not None else empty_silver(feed).lazy()).filter(
+                pl.col("event_date").is_between(first, last)
+            )
+            write(month, monthly_rollup(src).collect(engine="streaming"))
     changes = _changes_of(state, as_of, full, months)
     write_state(warehouse, ROLLUP, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
-    mode = _mode(full) if (full or months) else "unchanged"
-    return _result(warehouse, ROLLUP, as_of, mode, recomputed_months=months)
+    mode = "unchanged" if not (full or months) else _mode(full)
+    return _result(
+        warehouse,
+        ROLLUP,
+        as_of,
+        mode,
+        recomputed_months=months if addition is None else [],
+        added_months=months if addition is not None else [],
+    )
 
 
 def _mode(full: bool) -> str:

@@ -383,6 +383,61 @@ def test_rollup_is_per_month_customer_and_merchant(kit: BronzeKit) -> None:
 # --- incrementality ------------------------------------------------------------------------
 
 
+def _rollup_of_silver(kit: BronzeKit) -> pl.DataFrame:
+    """The rollup recomputed from scratch from the silver transactions as they are."""
+    from dam_pipelines.lib.trends import monthly_rollup
+
+    txns = read(kit, "silver/card/transactions").lazy()
+    return monthly_rollup(txns).collect().sort("month", "customer_no", "merchant_id")
+
+
+def test_rollup_adds_the_new_batches_and_recomputes_when_anything_else_wrote(
+    kit: BronzeKit,
+) -> None:
+    """The usual night adds the new batch's rows to their months (new keys become rows,
+    existing keys are summed); when the transactions table was written by anything else
+    between its append and the rollup's build, the months are recomputed instead."""
+    from dam_pipelines.lib.silver import build_silver_table, build_transactions_monthly
+
+    kit.load(
+        "card",
+        "transactions",
+        s(-2),
+        [_txn("A1", -9, 100, merchant_id="M3"), _txn("A2", -2, 10, merchant_id="M1")],
+    )
+    build_silver(kit.warehouse, d(-2))
+    kit.load(
+        "card",
+        "transactions",
+        s(-1),
+        [
+            _txn("A3", -1, 7, merchant_id="M1"),  # same key as A2's row: summed
+            _txn("A4", -1, 3, merchant_id="M2"),  # a new key: a new row
+            _txn("A5", -1, 2, merchant_id="M1", txn_type="CANCEL", original_approval_no="A2"),
+        ],
+    )
+    roll = build_silver(kit.warehouse, d(-1))[ROLLUP].metadata
+    assert roll["added_months"] == ["2026-03"] and roll["recomputed_months"] == []
+    got = read(kit, ROLLUP).sort("month", "customer_no", "merchant_id")
+    assert got.rows() == [
+        ("2026-03", "C1", "M1", 2, 17, 1, 2),
+        ("2026-03", "C1", "M2", 1, 3, 0, 0),
+        ("2026-03", "C1", "M3", 1, 100, 0, 0),
+    ]
+    assert_frame_equal(got, _rollup_of_silver(kit))
+
+    # The next batch is appended, then something else deletes a row before the rollup
+    # follows: adding the batch would miss the deletion, so the month is recomputed.
+    kit.load("card", "transactions", s(0), [_txn("A6", 0, 1, merchant_id="M2")])
+    build_silver_table(kit.warehouse, get_feed("card", "transactions"), D)
+    DeltaTable(str(kit.warehouse / "silver" / "card" / "transactions")).delete("amount = 7")
+    roll = build_transactions_monthly(kit.warehouse, D).metadata
+    assert roll["added_months"] == [] and roll["recomputed_months"] == ["2026-03"]
+    assert_frame_equal(
+        read(kit, ROLLUP).sort("month", "customer_no", "merchant_id"), _rollup_of_silver(kit)
+    )
+
+
 def _people(
     kit: BronzeKit,
     bd: str,
@@ -497,6 +552,7 @@ def test_night_by_night_equals_a_full_rebuild_and_reruns_change_nothing(
 ) -> None:
     modes: set[str] = set()
     event_paths: set[str] = set()  # both ways of bringing an event table up must be exercised
+    rollup_paths: set[str] = set()  # and both ways of bringing the rollup up
     for i in range(12):
         _night(kit, i)
         res = build_silver(kit.warehouse, d(i))
@@ -506,6 +562,9 @@ def test_night_by_night_equals_a_full_rebuild_and_reruns_change_nothing(
             for r in res.values()
             if r.metadata.get("recomputed_event_dates") or r.metadata.get("appended_event_dates")
         }
+        roll = res[ROLLUP].metadata
+        rollup_paths |= {"added"} if roll["added_months"] else set()
+        rollup_paths |= {"recomputed"} if roll["recomputed_months"] else set()
         build_gold(kit.warehouse, d(i), k=1, refresh_silver=False)
         night = _tables(kit.warehouse)
         other = tmp_path / f"full-{i}"
@@ -515,6 +574,7 @@ def test_night_by_night_equals_a_full_rebuild_and_reruns_change_nothing(
         _assert_same(night, _tables(other))
     assert modes == {"full", "incremental", "unchanged"}
     assert event_paths == {"append", "recompute"}
+    assert rollup_paths == {"added", "recomputed"}
     assert read(kit, "silver/card/transactions").height > 50
     assert read(kit, TRENDS).height > 0
 

@@ -123,14 +123,17 @@ def key_beyond_scope(feed: Feed) -> Derivation:
             if lo.isoformat() <= p <= ctx.as_of.isoformat() and p not in inside
         ]
         lf = delta.scan_partitions(path, "event_date", others) if others else None
+        # Only the checked keys that also occur elsewhere are kept (a semi join against the
+        # checked rows: normally none), instead of every distinct key of the look-back.
+        mine = d.df.lazy().select(keys)
         seen = (
-            lf.select(keys).unique().with_columns(pl.lit(False).alias(flag)).collect()
+            lf.select(keys).join(mine, on=keys, how="semi").unique().collect(engine="streaming")
             if lf is not None
-            else pl.DataFrame(schema={**{k: d.df.schema[k] for k in keys}, flag: pl.Boolean})
+            else pl.DataFrame(schema={k: d.df.schema[k] for k in keys})
         )
-        d.df = d.df.join(seen, on=keys, how="left", maintain_order="left").with_columns(
-            pl.col(flag).fill_null(True)
-        )
+        d.df = d.df.join(
+            seen.with_columns(pl.lit(False).alias(flag)), on=keys, how="left", maintain_order="left"
+        ).with_columns(pl.col(flag).fill_null(True))
         d.rules.append(
             Rule(
                 "keys",
@@ -201,15 +204,22 @@ def expected_card_spend(ctx: RunContext) -> pl.DataFrame:
         .then(-pl.col("amount"))
         .otherwise(0)
     )
-    return (
+    # Summed per customer number first (90 days of transactions reduce to one row per card
+    # customer), then attached to the gcid and summed again: the sums are the same, and the
+    # 64-character gcid is hashed once per customer instead of once per transaction.
+    per_customer = (
         txns.select("customer_no", "event_date", "txn_type", "amount")
         .filter(pl.col("event_date").is_between(start90, ctx.as_of))
-        .join(customers.select("customer_no", "gcid"), on="customer_no", how="inner")
-        .group_by("gcid")
+        .group_by("customer_no")
         .agg(
             signed.filter(pl.col("event_date") >= start30).sum().cast(pl.Int64).alias("exp_30d"),
             signed.sum().cast(pl.Int64).alias("exp_90d"),
         )
+    )
+    return (
+        per_customer.join(customers.select("customer_no", "gcid"), on="customer_no", how="inner")
+        .group_by("gcid")
+        .agg(pl.col("exp_30d").sum(), pl.col("exp_90d").sum())
         .collect(engine="streaming")
     )
 
