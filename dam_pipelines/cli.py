@@ -173,14 +173,28 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Time every stage at a scale (docs/performance.md); never touches the configured dirs."""
-    from dam_pipelines.lib.bench import run_bench
+    from dam_pipelines.lib.bench import prepare_warehouse, run_bench, time_prepared_night
 
+    json_path = Path(args.json) if args.json else None
+    if args.night_on:
+        time_prepared_night(Path(args.night_on), json_path=json_path, out=_print)
+        return 0
+    if args.prepare:
+        prepare_warehouse(
+            args.customers,
+            args.days,
+            seed=args.seed,
+            work_dir=Path(args.work_dir),
+            daily_erasures=not args.no_daily_erasures,
+            out=_print,
+        )
+        return 0
     run_bench(
         args.customers,
         args.days,
         seed=args.seed,
         work_dir=Path(args.work_dir),
-        json_path=Path(args.json) if args.json else None,
+        json_path=json_path,
         keep=args.keep,
         catch_up=args.catch_up,
         daily_erasures=not args.no_daily_erasures,
@@ -281,6 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bn.add_argument(
         "--erasures", type=int, default=1000, help="customers erased at the end (default 1000)"
+    )
+    bn.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only generate and bring the history up to the day before the last, and keep it "
+        "in --work-dir (for --night-on)",
+    )
+    bn.add_argument(
+        "--night-on",
+        metavar="DIR",
+        help="time the last night on a copy of the warehouse --prepare kept in DIR",
     )
     bn.set_defaults(fn=cmd_bench)
 

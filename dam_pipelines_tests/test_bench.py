@@ -134,6 +134,46 @@ def test_catch_up_reaches_the_same_warehouse(
     assert_frame_equal(ours, theirs)
 
 
+def test_a_prepared_warehouse_times_its_last_night_and_stays_as_it_was(
+    full_run: tuple[Path, dict, list[str]], tmp_path: Path
+) -> None:
+    """--prepare keeps the history up to the day before the last; --night-on runs that night
+    on a copy, twice with the same result, and the prepared warehouse is left untouched."""
+    from dam_pipelines.lib.bench import prepare_warehouse, time_prepared_night
+
+    work = tmp_path / "prep"
+    meta = prepare_warehouse(300, 12, seed=3, work_dir=work, out=lambda _m: None)
+    assert meta["prepared_as_of"] == "2026-01-11" and meta["night"] == "2026-01-12"
+
+    def files() -> dict[str, int]:
+        wh = work / "warehouse"
+        return {str(f.relative_to(wh)): f.stat().st_size for f in wh.rglob("*") if f.is_file()}
+
+    before = files()
+    first = time_prepared_night(work, json_path=tmp_path / "night.json", out=lambda _m: None)
+    second = time_prepared_night(work, out=lambda _m: None)
+    assert files() == before  # the kept warehouse did not change
+    assert not any((work / "runs").iterdir())  # the copies are gone
+    on_disk = json.loads((tmp_path / "night.json").read_text())
+    assert on_disk["night"] == "2026-01-12" and on_disk["night_s"] > 0
+    for r in (first, second):
+        assert set(r["stages"]) == {
+            "ingestion",
+            "night_erasures",
+            "silver",
+            "gold",
+            "quality",
+            "audience",
+        }
+        assert r["stages"]["ingestion"]["rows_out"] > 0
+    # the same night on the same history: the same rows everywhere
+    assert {k: v["rows_out"] for k, v in first["stages"].items()} == {
+        k: v["rows_out"] for k, v in second["stages"].items()
+    }
+    # and the same profile as the night-by-night run of the same scenario reached
+    assert first["stages"]["gold"]["rows_out"] == full_run[1]["stages"]["gold"]["rows_out"]
+
+
 def test_bench_refuses_to_clear_a_foreign_folder(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(ValueError, match="not a bench work dir"):

@@ -590,6 +590,35 @@ def summary_line(r: dict[str, Any]) -> str:
     )
 
 
+def _fresh_work_dir(work_dir: Path) -> Path:
+    """``work_dir`` emptied (only if a bench created it: it holds :data:`MARKER`) and marked."""
+    work_dir = Path(work_dir).resolve()
+    if work_dir.exists() and any(work_dir.iterdir()):
+        if not (work_dir / MARKER).exists():
+            raise ValueError(
+                f"{work_dir} is not empty and not a bench work dir: refusing to clear it"
+            )
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / MARKER).touch()
+    return work_dir
+
+
+def _settings(work_dir: Path, warehouse: Path | None = None) -> Any:
+    """Settings confined to ``work_dir`` (never the configured landing zone or warehouse)."""
+    from dam_pipelines.settings import load_settings
+
+    return load_settings(
+        env={
+            "DAM_ENV": "dev",
+            "DAM_LANDING_DIR": str(work_dir / "landing"),
+            "DAM_WAREHOUSE_DIR": str(warehouse or work_dir / "warehouse"),
+            "DAM_PSEUDONYM_KEY": "bench-pseudonym-key-not-a-secret",
+            "DAM_DAGSTER_HOME": str(work_dir / "dagster"),
+        }
+    )
+
+
 def run_bench(
     customers: int,
     days: int,
@@ -620,26 +649,9 @@ def run_bench(
     from dam_pipelines.lib.governance.erasure import apply_erasures
     from dam_pipelines.lib.governance.retention import run_purge
     from dam_pipelines.lib.ingest import ingest_feeds
-    from dam_pipelines.settings import load_settings
 
-    work_dir = Path(work_dir).resolve()
-    if work_dir.exists() and any(work_dir.iterdir()):
-        if not (work_dir / MARKER).exists():
-            raise ValueError(
-                f"{work_dir} is not empty and not a bench work dir: refusing to clear it"
-            )
-        shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / MARKER).touch()
-    settings = load_settings(
-        env={
-            "DAM_ENV": "dev",
-            "DAM_LANDING_DIR": str(work_dir / "landing"),
-            "DAM_WAREHOUSE_DIR": str(work_dir / "warehouse"),
-            "DAM_PSEUDONYM_KEY": "bench-pseudonym-key-not-a-secret",
-            "DAM_DAGSTER_HOME": str(work_dir / "dagster"),
-        }
-    )
+    work_dir = _fresh_work_dir(work_dir)
+    settings = _settings(work_dir)
     load_before = os.getloadavg()
     stages: dict[str, Stage] = {}
     with measure() as st:
@@ -833,3 +845,122 @@ def _machine() -> dict[str, Any]:
         "duckdb": duckdb.__version__,
         "pandas": pandas.__version__,
     }
+
+
+# --- a prepared warehouse: night N timed again and again ----------------------------------------
+
+PREPARED = "prepared.json"
+
+
+def prepare_warehouse(
+    customers: int,
+    days: int,
+    *,
+    seed: int = 42,
+    work_dir: Path,
+    daily_erasures: bool = True,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Generate ``days`` of feeds and bring the history up to the day before the last, a week
+    at a time as ``--catch-up`` does, then keep it under ``work_dir``. Night ``days`` can then
+    be timed on it as often as needed (:func:`time_prepared_night`), for example before and
+    after a change, without generating and catching up again."""
+    from dam_pipelines.lib.generate import generate_landing
+
+    work_dir = _fresh_work_dir(work_dir)
+    settings = _settings(work_dir)
+    with measure() as st:
+        gen = generate_landing(
+            settings.landing_dir,
+            customers=customers,
+            days=days,
+            start=START,
+            seed=seed,
+            erasure_requests=daily_erasures,
+        )
+    out(f"generated {gen.rows:,} rows in {gen.batches} batches: {st.wall_s:.1f} s")
+    done, catch_up_s = 0, 0.0
+    while done < days - 1:
+        upto = min(done + CATCH_UP_CHUNK_DAYS, days - 1)
+        d = START + timedelta(days=upto - 1)
+        cu = _catch_up(settings, d, f"bench-catch-up-{d.isoformat()}")
+        catch_up_s += cu.wall_s
+        out(f"caught up days {done + 1}..{upto}: {cu.rows_out:,} rows, {cu.wall_s:.1f} s")
+        done = upto
+    meta = {
+        "customers": customers,
+        "days": days,
+        "seed": seed,
+        "daily_erasures": daily_erasures,
+        "prepared_as_of": (START + timedelta(days=days - 2)).isoformat(),
+        "night": (START + timedelta(days=days - 1)).isoformat(),
+        "generation_s": st.wall_s,
+        "generated_rows": gen.rows,
+        "catch_up_s": catch_up_s,
+    }
+    (work_dir / PREPARED).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return meta
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    """A copy of a warehouse whose data files are hard links: Delta never rewrites a data
+    file in place, so the copy's night cannot change the original. Everything else (logs,
+    state, locks) is copied."""
+
+    def link_or_copy(a: str, b: str) -> None:
+        if a.endswith(".parquet"):
+            os.link(a, b)
+        else:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src, dst, copy_function=link_or_copy)
+
+
+def time_prepared_night(
+    work_dir: Path,
+    *,
+    json_path: Path | None = None,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run and time the last night on a copy of the warehouse :func:`prepare_warehouse` kept
+    (the kept one is left as it was). The gold stage's profile is timed apart (``profile_s``)."""
+    work_dir = Path(work_dir).resolve()
+    if not (work_dir / PREPARED).exists():
+        raise ValueError(f"{work_dir} holds no prepared warehouse ({PREPARED} is missing)")
+    meta = json.loads((work_dir / PREPARED).read_text(encoding="utf-8"))
+    run = work_dir / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    _link_copy(work_dir / "warehouse", run)
+    try:
+        night = date.fromisoformat(meta["night"])
+        stages = _night(_settings(work_dir, warehouse=run), night, f"bench-{night.isoformat()}")
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+    wall, cpu = _night_sums(stages, NIGHT_STAGES)
+    result: dict[str, Any] = {
+        **meta,
+        "machine": _machine(),
+        "stages": {
+            k: {
+                f: getattr(s, f)
+                for f in ("wall_s", "cpu_s", "rows_in", "rows_out", "peak_rss_bytes")
+            }
+            for k, s in stages.items()
+        },
+        "night_stages": list(NIGHT_STAGES),
+        "night_s": wall,
+        "night_cpu_s": cpu,
+        "night_peak_rss_bytes": max(stages[k].peak_rss_bytes for k in NIGHT_STAGES),
+        "night_erasure_s": stages[ERASURE_STAGE].wall_s,
+        "erasure_peak_rss_bytes": stages[ERASURE_STAGE].peak_rss_bytes,
+        "profile_s": getattr(stages["gold"], "profile_s", None),
+        "loadavg_after": os.getloadavg(),
+    }
+    out(table(result))
+    out(
+        f"night {night} on the prepared warehouse: {wall:.2f} s ({cpu:.2f} CPU s), "
+        f"peak {_fmt_bytes(result['night_peak_rss_bytes'])}; "
+        f"erasure step {stages[ERASURE_STAGE].wall_s:.2f} s"
+    )
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return result
