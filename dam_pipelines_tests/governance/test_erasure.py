@@ -457,3 +457,81 @@ def test_rollup_without_lineage_keeps_only_what_the_erased_transactions_give(
     )
     delta.vacuum_now(rollup)
     assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
+
+
+def test_a_long_history_is_rewritten_a_few_partitions_per_merge(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MERGE holds the partitions it rewrites in memory: they go a few at a time (one
+    commit per group), every row of the subject up to its date goes, nothing else does. delta-rs
+    writes the purge list's values into each MERGE's commit info; the erasure's log cleanup
+    (``vacuum_now``, step 5 of docs/governance.md) leaves no commit that mentions them."""
+    import dam_pipelines.lib.governance.erasure as erasure
+
+    monkeypatch.setattr(erasure, "MERGE_PARTITIONS_PER_COMMIT", 2)
+    path = tmp_path / "bronze" / "bank" / "deposit_accounts"
+    days = [date(2026, 1, d) for d in range(1, 7)]
+    table = pl.DataFrame(
+        {
+            "customer_no": [c for _ in days for c in (C, "C000018")],
+            "balance": list(range(2 * len(days))),
+            "business_date": [d for d in days for _ in range(2)],
+        }
+    )
+    # As the dam's tables are made: no statistics of the customer number in the log.
+    config = delta.table_config(["balance", "business_date"])
+    delta.append(path, table, partition_by=["business_date"], configuration=config)
+    before = delta.version(path)
+    until = date(2026, 1, 5)  # the request's date: the 6th's batch is new data
+    subject = Subject("bank", C, until, subject_hash("k", "bank", C), "request", ())
+    deleted, per = erasure.delete_subject_rows(path, "bronze/bank/deposit_accounts", [subject])
+    assert deleted == 5 and per == {subject.hash: 5}
+    assert delta.version(path) == before + 3  # 5 partitions, 2 per MERGE
+    left = delta.read(path)
+    assert left is not None
+    assert sorted(left.filter(pl.col("customer_no") == C)["business_date"].to_list()) == [
+        date(2026, 1, 6)
+    ]
+    assert left.filter(pl.col("customer_no") == "C000018").height == len(days)
+    assert tree_mentions(path / "_delta_log", C)  # until the log is cleaned
+    delta.vacuum_now(path)
+    assert not tree_mentions(path / "_delta_log", C)
+
+
+def test_an_erasure_cut_short_is_finished_by_the_next_run(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that dies half way (here on a silver table) leaves the request and the customers
+    record in place: the next run finds the subject again, finishes, proves and records it."""
+    import dam_pipelines.lib.governance.erasure as erasure
+
+    build(settings)
+    real = erasure.delete_subject_rows
+
+    def dies_on_silver(path, table, subjects, **kw):  # type: ignore[no-untyped-def]
+        if table == "silver/card/transactions":
+            raise RuntimeError("power cut")
+        return real(path, table, subjects, **kw)
+
+    monkeypatch.setattr(erasure, "delete_subject_rows", dies_on_silver)
+    with pytest.raises(RuntimeError, match="power cut"):
+        apply_erasures(settings, D, run_id="night-1")
+    # what identifies the subject is still there; some of its rows are already gone
+    assert rows(settings, "bronze", "card", "erasure_requests", customer_no=C).height == 1
+    assert rows(settings, "bronze", "card", "customers", customer_no=C).height > 0
+    assert rows(settings, "silver", "card", "transactions", customer_no=C).height == 2
+    monkeypatch.setattr(erasure, "delete_subject_rows", real)
+    report = apply_erasures(settings, D, run_id="night-1-rerun")
+    assert report.verified
+    mine = subject_hash(settings.pseudonym_key, "card", C)
+    assert [r.outcome for r in report.records if r.subject_hash == mine] == [ERASED]
+    assert rows(settings, "silver", "card", "transactions", customer_no=C)[
+        "event_date"
+    ].to_list() == [date(2026, 1, 4)]  # the event of a batch after R stays
+    assert rows(settings, "bronze", "card", "erasure_requests", customer_no=C).height == 0
+    assert (
+        not rows(settings, "bronze", "card", "customers", customer_no=C)
+        .filter(pl.col("business_date") <= R)
+        .height
+    )
+    assert mine in set(read_suppressions(settings.warehouse_dir)["subject_hash"].to_list())

@@ -187,6 +187,16 @@ def _purge_list(subjects: list[Subject], lineage_type: pl.DataType | None) -> pl
     return df
 
 
+#: The bronze feeds :func:`find_subjects` reads: erased last (see :func:`erase`).
+SUBJECT_SOURCES = ("erasure_requests", "customers")
+#: Partitions a single erasure MERGE rewrites (see :func:`delete_subject_rows`).
+MERGE_PARTITIONS_PER_COMMIT = 10
+
+
+def _in_list(values: list[str]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
 def delete_subject_rows(
     path: Path, table: str, subjects: list[Subject], *, by_affiliate: bool = False
 ) -> tuple[int, dict[str, int]]:
@@ -216,14 +226,27 @@ def delete_subject_rows(
     cond = " AND ".join(f"t.{c} = s.{c}" for c in on)
     if lineage:
         cond += f" AND t.{lineage} <= s._until"
+    chunks, chunked = [cond], False
     for col in parts:
         # The partitions holding the rows, as literals (dates, never identifiers): the MERGE
         # then reads and rewrites those partitions only, not the whole table.
         values = sorted({str(v) for v in found[col].to_list() if v is not None})
-        if len(values) == found[col].n_unique():
-            cond += f" AND t.{col} IN ({', '.join(repr(v) for v in values)})"
-    metrics = delta.merge_delete(path, src if by_affiliate else src.drop("affiliate"), cond)
-    deleted = int(metrics.get("num_target_rows_deleted", 0))
+        if len(values) != found[col].n_unique():
+            continue  # a null partition value: no restriction on this column
+        if not chunked:
+            # A few partitions per MERGE: its memory (it holds what it rewrites) stays bounded
+            # whatever the length of the history, at the cost of one commit per group.
+            step = MERGE_PARTITIONS_PER_COMMIT
+            groups = [values[i : i + step] for i in range(0, len(values), step)]
+            chunks = [f"{chunks[0]} AND t.{col} IN ({_in_list(g)})" for g in groups]
+            chunked = True
+        else:
+            chunks = [f"{c} AND t.{col} IN ({_in_list(values)})" for c in chunks]
+    purge = src if by_affiliate else src.drop("affiliate")
+    deleted = 0
+    for predicate in chunks:
+        metrics = delta.merge_delete(path, purge, predicate)
+        deleted += int(metrics.get("num_target_rows_deleted", 0))
     if deleted != sum(per.values()):
         raise RuntimeError(f"{table}: merge deleted {deleted} rows, expected {sum(per.values())}")
     return deleted, per
@@ -271,29 +294,43 @@ def erase(
         by_aff.setdefault(s.affiliate, []).append(s)
     per_subject: dict[str, dict[str, int]] = {s.hash: {} for s in subjects}
     before: dict[str, set[str]] = {}
+
+    def delete_from(aff: str, table: str, path: Path, subs: list[Subject]) -> None:
+        before.setdefault(table, set(delta.live_files(path)))
+        if table == "bronze/" + aff + "/customers":
+            gc = delta.read(path, pl.col("customer_no").is_in([s.customer_no for s in subs]))
+            if gc is not None and "gcid" in gc.columns:
+                report.affected_gcids.update(v for v in gc["gcid"].to_list() if v)
+        change = report.changes.setdefault(
+            table, A.TableChange(table, version_before=delta.version(path))
+        )
+        n, per = delete_subject_rows(path, table, subs, by_affiliate=table == "audit/quarantine")
+        if n and table == ROLLUP:
+            _restore_rollup_rows(wh, subs)
+        change.rows_deleted += n
+        for h, k in per.items():
+            per_subject[h][table] = k
+        if n:
+            log(f"{table}: deleted {n} rows of {len({*per})} erased customers")
+
+    # Crash safety: the tables that make a subject a subject (the requests and the customers
+    # records find_subjects reads) go last, after the suppressions are recorded. A run that
+    # dies before then finds the same subjects again and finishes the job (deleting is
+    # idempotent); one that dies after has left nothing to find, and the suppressions keep a
+    # replay from bringing anything back.
+    sources = {f"bronze/{aff}/{feed}" for aff in by_aff for feed in SUBJECT_SOURCES}
+    tables = {aff: subject_tables(wh, aff) for aff in by_aff}
     for aff, subs in sorted(by_aff.items()):
-        # The rollup last: its subjects' later rows are re-derived from erased transactions.
-        for table, path in sorted(
-            subject_tables(wh, aff).items(), key=lambda kv: (kv[0] == ROLLUP, kv[0])
-        ):
-            before.setdefault(table, set(delta.live_files(path)))
-            if table == "bronze/" + aff + "/customers":
-                gc = delta.read(path, pl.col("customer_no").is_in([s.customer_no for s in subs]))
-                if gc is not None and "gcid" in gc.columns:
-                    report.affected_gcids.update(v for v in gc["gcid"].to_list() if v)
-            change = report.changes.setdefault(
-                table, A.TableChange(table, version_before=delta.version(path))
-            )
-            n, per = delete_subject_rows(
-                path, table, subs, by_affiliate=table == "audit/quarantine"
-            )
-            if n and table == ROLLUP:
-                _restore_rollup_rows(wh, subs)
-            change.rows_deleted += n
-            for h, k in per.items():
-                per_subject[h][table] = k
-            if n:
-                log(f"{table}: deleted {n} rows of {len({*per})} erased customers")
+        # The rollup after the other tables: its subjects' later rows are re-derived from the
+        # erased transactions.
+        for table, path in sorted(tables[aff].items(), key=lambda kv: (kv[0] == ROLLUP, kv[0])):
+            if table not in sources:
+                delete_from(aff, table, path, subs)
+    record_suppressions(wh, subjects, now=now)
+    for aff, subs in sorted(by_aff.items()):
+        for table, path in sorted(tables[aff].items()):
+            if table in sources:
+                delete_from(aff, table, path, subs)
     # Every table of the affiliate is vacuumed, not only those rows were deleted from now:
     # an earlier version of an untouched table (yesterday's snapshot) may still hold the subject.
     for table, change in sorted(report.changes.items()):
@@ -305,11 +342,10 @@ def erase(
     }
     proof = prove_erased(wh, subjects, written=written)
     report.proof = proof
-    # Walked once per affiliate, not per subject: the walk costs a directory scan of the
-    # whole warehouse and dominated a 1,000-customer erasure (docs/performance.md).
-    tables_of = {aff: subject_tables(wh, aff) for aff in by_aff}
+    # ``tables`` was walked once per affiliate, not per subject: the walk costs a directory scan
+    # of the whole warehouse and dominated a 1,000-customer erasure (docs/performance.md).
     for s in subjects:
-        mine = [sc for sc in proof.scans if sc.table in tables_of[s.affiliate]]
+        mine = [sc for sc in proof.scans if sc.table in tables[s.affiliate]]
         sub_proof = Proof(mine)
         changes = [
             A.TableChange(
@@ -320,7 +356,7 @@ def erase(
                 report.changes[t].files_removed,
                 report.changes[t].log_files_removed,
             )
-            for t in sorted(tables_of[s.affiliate])
+            for t in sorted(tables[s.affiliate])
             if t in report.changes
             for n in [per_subject[s.hash].get(t, 0)]
         ]
@@ -340,7 +376,6 @@ def erase(
                 files_scanned=sub_proof.files_scanned,
             )
         )
-    record_suppressions(wh, subjects, now=now)
 
 
 def apply_erasures(
