@@ -459,16 +459,13 @@ def test_rollup_without_lineage_keeps_only_what_the_erased_transactions_give(
     assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
 
 
-def test_a_long_history_is_rewritten_a_few_partitions_per_merge(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The MERGE holds the partitions it rewrites in memory: they go a few at a time (one
-    commit per group), every row of the subject up to its date goes, nothing else does. delta-rs
-    writes the purge list's values into each MERGE's commit info; the erasure's log cleanup
-    (``vacuum_now``, step 5 of docs/governance.md) leaves no commit that mentions them."""
+def test_the_merge_commit_names_the_purge_list_until_the_log_is_cleaned(tmp_path) -> None:
+    """Every row of the subject up to its date goes, from the partitions holding them, and
+    nothing else does. delta-rs writes the purge list's values into the MERGE's commit info;
+    the erasure's log cleanup (``vacuum_now``, docs/governance.md) leaves no commit naming
+    them."""
     import dam_pipelines.lib.governance.erasure as erasure
 
-    monkeypatch.setattr(erasure, "MERGE_PARTITIONS_PER_COMMIT", 2)
     path = tmp_path / "bronze" / "bank" / "deposit_accounts"
     days = [date(2026, 1, d) for d in range(1, 7)]
     table = pl.DataFrame(
@@ -486,7 +483,7 @@ def test_a_long_history_is_rewritten_a_few_partitions_per_merge(
     subject = Subject("bank", C, until, subject_hash("k", "bank", C), "request", ())
     deleted, per = erasure.delete_subject_rows(path, "bronze/bank/deposit_accounts", [subject])
     assert deleted == 5 and per == {subject.hash: 5}
-    assert delta.version(path) == before + 3  # 5 partitions, 2 per MERGE
+    assert delta.version(path) == before + 1  # one MERGE
     left = delta.read(path)
     assert left is not None
     assert sorted(left.filter(pl.col("customer_no") == C)["business_date"].to_list()) == [

@@ -189,12 +189,6 @@ def _purge_list(subjects: list[Subject], lineage_type: pl.DataType | None) -> pl
 
 #: The bronze feeds :func:`find_subjects` reads: erased last (see :func:`erase`).
 SUBJECT_SOURCES = ("erasure_requests", "customers")
-#: Partitions a single erasure MERGE rewrites (see :func:`delete_subject_rows`).
-MERGE_PARTITIONS_PER_COMMIT = 10
-
-
-def _in_list(values: list[str]) -> str:
-    return ", ".join(repr(v) for v in values)
 
 
 def delete_subject_rows(
@@ -226,27 +220,14 @@ def delete_subject_rows(
     cond = " AND ".join(f"t.{c} = s.{c}" for c in on)
     if lineage:
         cond += f" AND t.{lineage} <= s._until"
-    chunks, chunked = [cond], False
     for col in parts:
         # The partitions holding the rows, as literals (dates, never identifiers): the MERGE
         # then reads and rewrites those partitions only, not the whole table.
         values = sorted({str(v) for v in found[col].to_list() if v is not None})
-        if len(values) != found[col].n_unique():
-            continue  # a null partition value: no restriction on this column
-        if not chunked:
-            # A few partitions per MERGE: its memory (it holds what it rewrites) stays bounded
-            # whatever the length of the history, at the cost of one commit per group.
-            step = MERGE_PARTITIONS_PER_COMMIT
-            groups = [values[i : i + step] for i in range(0, len(values), step)]
-            chunks = [f"{chunks[0]} AND t.{col} IN ({_in_list(g)})" for g in groups]
-            chunked = True
-        else:
-            chunks = [f"{c} AND t.{col} IN ({_in_list(values)})" for c in chunks]
-    purge = src if by_affiliate else src.drop("affiliate")
-    deleted = 0
-    for predicate in chunks:
-        metrics = delta.merge_delete(path, purge, predicate)
-        deleted += int(metrics.get("num_target_rows_deleted", 0))
+        if len(values) == found[col].n_unique():
+            cond += f" AND t.{col} IN ({', '.join(repr(v) for v in values)})"
+    metrics = delta.merge_delete(path, src if by_affiliate else src.drop("affiliate"), cond)
+    deleted = int(metrics.get("num_target_rows_deleted", 0))
     if deleted != sum(per.values()):
         raise RuntimeError(f"{table}: merge deleted {deleted} rows, expected {sum(per.values())}")
     return deleted, per
