@@ -619,6 +619,78 @@ def _settings(work_dir: Path, warehouse: Path | None = None) -> Any:
     )
 
 
+def _generate(
+    settings: Any,
+    customers: int,
+    days: int,
+    seed: int,
+    daily_erasures: bool,
+    out: Callable[[str], None],
+) -> Stage:
+    """Generate the landing zone (timed; ``rows_out`` is the rows generated)."""
+    from dam_pipelines.lib.generate import generate_landing
+
+    with measure() as st:
+        gen = generate_landing(
+            settings.landing_dir,
+            customers=customers,
+            days=days,
+            start=START,
+            seed=seed,
+            erasure_requests=daily_erasures,
+        )
+        st.rows_in, st.rows_out = customers, gen.rows
+    out(f"generated {gen.rows:,} rows in {gen.batches} batches: {st.wall_s:.1f} s")
+    return st
+
+
+def _catch_up_days(
+    settings: Any, done: int, upto: int, out: Callable[[str], None]
+) -> Iterator[dict[str, Any]]:
+    """Bring days ``done + 1 .. upto`` up a week at a time; one record per chunk."""
+    while done < upto:
+        last = min(done + CATCH_UP_CHUNK_DAYS, upto)
+        d = START + timedelta(days=last - 1)
+        cu = _catch_up(settings, d, f"bench-catch-up-{d.isoformat()}")
+        out(f"caught up days {done + 1}..{last}: {cu.rows_out:,} rows, {cu.wall_s:.1f} s")
+        yield {
+            "day": last,
+            "date": d.isoformat(),
+            "kind": "catch_up",
+            "from_day": done + 1,
+            "wall_s": cu.wall_s,
+            "cpu_s": cu.cpu_s,
+            "peak_rss_bytes": cu.peak_rss_bytes,
+            "rows_ingested": cu.rows_out,
+        }
+        done = last
+
+
+def _night_record(n: int, d: date, stages: dict[str, Stage]) -> dict[str, Any]:
+    """A timed night: issue 7's stages summed, the erasure step beside them, the peak of all."""
+    wall, cpu = _night_sums(stages, NIGHT_STAGES)
+    return {
+        "day": n,
+        "date": d.isoformat(),
+        "kind": "night",
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "erasure_s": stages[ERASURE_STAGE].wall_s,
+        "with_erasures_s": wall + stages[ERASURE_STAGE].wall_s,
+        "peak_rss_bytes": max(s.peak_rss_bytes for s in stages.values()),
+        "rows_ingested": stages["ingestion"].rows_out,
+        "stages_s": {k: round(s.wall_s, 3) for k, s in stages.items()},
+        "stages_cpu_s": {k: round(s.cpu_s, 3) for k, s in stages.items()},
+    }
+
+
+def _stage_fields(stages: dict[str, Stage]) -> dict[str, dict[str, Any]]:
+    return {
+        k: {f: getattr(s, f) for f in ("wall_s", "cpu_s", "rows_in", "rows_out", "peak_rss_bytes")}
+        for k, s in stages.items()
+    }
+
+
 def run_bench(
     customers: int,
     days: int,
@@ -644,7 +716,6 @@ def run_bench(
     Returns (and writes to ``json_path``) the figures: ``stages`` are those of the last night
     plus generation, erasure and purge; see docs/performance.md.
     """
-    from dam_pipelines.lib.generate import generate_landing
     from dam_pipelines.lib.governance import make_suppressor
     from dam_pipelines.lib.governance.erasure import apply_erasures
     from dam_pipelines.lib.governance.retention import run_purge
@@ -653,62 +724,21 @@ def run_bench(
     work_dir = _fresh_work_dir(work_dir)
     settings = _settings(work_dir)
     load_before = os.getloadavg()
-    stages: dict[str, Stage] = {}
-    with measure() as st:
-        gen = generate_landing(
-            settings.landing_dir,
-            customers=customers,
-            days=days,
-            start=START,
-            seed=seed,
-            erasure_requests=daily_erasures,
-        )
-        st.rows_in, st.rows_out = customers, gen.rows
-    stages["generation"] = st
-    out(f"generated {gen.rows:,} rows in {gen.batches} batches: {st.wall_s:.1f} s")
+    stages: dict[str, Stage] = {
+        "generation": _generate(settings, customers, days, seed, daily_erasures, out)
+    }
 
     nights: list[dict[str, Any]] = []
     last: dict[str, Stage] = {}
     done = 0  # days brought up so far
     for n in measured_days(days, catch_up):
-        while done < n - 1:
-            upto = min(done + CATCH_UP_CHUNK_DAYS, n - 1)
-            d = START + timedelta(days=upto - 1)
-            cu = _catch_up(settings, d, f"bench-catch-up-{d.isoformat()}")
-            nights.append(
-                {
-                    "day": upto,
-                    "date": d.isoformat(),
-                    "kind": "catch_up",
-                    "from_day": done + 1,
-                    "wall_s": cu.wall_s,
-                    "cpu_s": cu.cpu_s,
-                    "peak_rss_bytes": cu.peak_rss_bytes,
-                    "rows_ingested": cu.rows_out,
-                }
-            )
-            out(f"caught up days {done + 1}..{upto}: {cu.rows_out:,} rows, {cu.wall_s:.1f} s")
-            done = upto
+        nights += _catch_up_days(settings, done, n - 1, out)
         d = START + timedelta(days=n - 1)
         last = _night(settings, d, f"bench-{d.isoformat()}")
-        wall, cpu = _night_sums(last, NIGHT_STAGES)
-        nights.append(
-            {
-                "day": n,
-                "date": d.isoformat(),
-                "kind": "night",
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "erasure_s": last[ERASURE_STAGE].wall_s,
-                "with_erasures_s": wall + last[ERASURE_STAGE].wall_s,
-                "peak_rss_bytes": max(s.peak_rss_bytes for s in last.values()),
-                "rows_ingested": last["ingestion"].rows_out,
-                "stages_s": {k: round(s.wall_s, 3) for k, s in last.items()},
-                "stages_cpu_s": {k: round(s.cpu_s, 3) for k, s in last.items()},
-            }
-        )
+        nights.append(_night_record(n, d, last))
         out(
-            f"night {n:>3} {d}: {wall:6.2f} s (+ erasures {last[ERASURE_STAGE].wall_s:.2f})  "
+            f"night {n:>3} {d}: {nights[-1]['wall_s']:6.2f} s "
+            f"(+ erasures {last[ERASURE_STAGE].wall_s:.2f})  "
             + "  ".join(f"{k} {s.wall_s:.2f}" for k, s in last.items())
         )
         done = n
@@ -776,13 +806,7 @@ def run_bench(
         "seed": seed,
         "as_of": d_last.isoformat(),
         "machine": _machine(),
-        "stages": {
-            k: {
-                f: getattr(s, f)
-                for f in ("wall_s", "cpu_s", "rows_in", "rows_out", "peak_rss_bytes")
-            }
-            for k, s in stages.items()
-        },
+        "stages": _stage_fields(stages),
         "catch_up": catch_up,
         "daily_erasures": daily_erasures,
         "night_stages": list(NIGHT_STAGES),
@@ -865,28 +889,10 @@ def prepare_warehouse(
     at a time as ``--catch-up`` does, then keep it under ``work_dir``. Night ``days`` can then
     be timed on it as often as needed (:func:`time_prepared_night`), for example before and
     after a change, without generating and catching up again."""
-    from dam_pipelines.lib.generate import generate_landing
-
     work_dir = _fresh_work_dir(work_dir)
     settings = _settings(work_dir)
-    with measure() as st:
-        gen = generate_landing(
-            settings.landing_dir,
-            customers=customers,
-            days=days,
-            start=START,
-            seed=seed,
-            erasure_requests=daily_erasures,
-        )
-    out(f"generated {gen.rows:,} rows in {gen.batches} batches: {st.wall_s:.1f} s")
-    done, catch_up_s = 0, 0.0
-    while done < days - 1:
-        upto = min(done + CATCH_UP_CHUNK_DAYS, days - 1)
-        d = START + timedelta(days=upto - 1)
-        cu = _catch_up(settings, d, f"bench-catch-up-{d.isoformat()}")
-        catch_up_s += cu.wall_s
-        out(f"caught up days {done + 1}..{upto}: {cu.rows_out:,} rows, {cu.wall_s:.1f} s")
-        done = upto
+    gen = _generate(settings, customers, days, seed, daily_erasures, out)
+    chunks = list(_catch_up_days(settings, 0, days - 1, out))
     meta = {
         "customers": customers,
         "days": days,
@@ -894,9 +900,9 @@ def prepare_warehouse(
         "daily_erasures": daily_erasures,
         "prepared_as_of": (START + timedelta(days=days - 2)).isoformat(),
         "night": (START + timedelta(days=days - 1)).isoformat(),
-        "generation_s": st.wall_s,
-        "generated_rows": gen.rows,
-        "catch_up_s": catch_up_s,
+        "generation_s": gen.wall_s,
+        "generated_rows": gen.rows_out,
+        "catch_up_s": sum(c["wall_s"] for c in chunks),
     }
     (work_dir / PREPARED).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return meta
@@ -935,31 +941,26 @@ def time_prepared_night(
         stages = _night(_settings(work_dir, warehouse=run), night, f"bench-{night.isoformat()}")
     finally:
         shutil.rmtree(run, ignore_errors=True)
-    wall, cpu = _night_sums(stages, NIGHT_STAGES)
+    record = _night_record(meta["days"], night, stages)
     result: dict[str, Any] = {
         **meta,
         "machine": _machine(),
-        "stages": {
-            k: {
-                f: getattr(s, f)
-                for f in ("wall_s", "cpu_s", "rows_in", "rows_out", "peak_rss_bytes")
-            }
-            for k, s in stages.items()
-        },
+        "stages": _stage_fields(stages),
         "night_stages": list(NIGHT_STAGES),
-        "night_s": wall,
-        "night_cpu_s": cpu,
-        "night_peak_rss_bytes": max(stages[k].peak_rss_bytes for k in NIGHT_STAGES),
-        "night_erasure_s": stages[ERASURE_STAGE].wall_s,
-        "erasure_peak_rss_bytes": stages[ERASURE_STAGE].peak_rss_bytes,
+        # the same definitions as run_bench's night figures
+        "night_s": record["wall_s"],
+        "night_cpu_s": record["cpu_s"],
+        "night_peak_rss_bytes": record["peak_rss_bytes"],
+        "night_erasure_s": record["erasure_s"],
+        "night_with_erasures_s": record["with_erasures_s"],
         "profile_s": getattr(stages["gold"], "profile_s", None),
         "loadavg_after": os.getloadavg(),
     }
     out(table(result))
     out(
-        f"night {night} on the prepared warehouse: {wall:.2f} s ({cpu:.2f} CPU s), "
-        f"peak {_fmt_bytes(result['night_peak_rss_bytes'])}; "
-        f"erasure step {stages[ERASURE_STAGE].wall_s:.2f} s"
+        f"night {night} on the prepared warehouse: {record['wall_s']:.2f} s "
+        f"({record['cpu_s']:.2f} CPU s; erasure step {record['erasure_s']:.2f} s), "
+        f"peak {_fmt_bytes(record['peak_rss_bytes'])} (erasure step included)"
     )
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

@@ -99,10 +99,6 @@ def _changes_of(state: dict[str, Any] | None, as_of: date, full: bool, parts: li
     }
 
 
-def before_inputs(state: dict[str, Any] | None) -> dict[str, str]:
-    return dict((state or {}).get("inputs") or {})
-
-
 def inputs_digest(inputs: dict[str, str]) -> str:
     """A short, order-independent digest of a state's bronze fingerprints."""
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
@@ -392,7 +388,7 @@ def _append_events(
     # recomputing (the monthly rollup): the inputs it started from, the batches whose rows it
     # appended, the rows it removed and the table version it left.
     appended = {
-        "from": inputs_digest(before_inputs(state)),
+        "from": inputs_digest((state or {}).get("inputs") or {}),
         "batches": sorted(d.isoformat() for d in changed),
         "event_dates": sorted({d.isoformat() for d in new["event_date"].unique().to_list()}),
         "removed": removed,
