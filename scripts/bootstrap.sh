@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 UV_VERSION=0.13.9
 export UV_PYTHON_DOWNLOADS=never
 export UV_LINK_MODE=copy
+# Trust the platform's certificate store (a company proxy's CA lives there, not in uv's
+# bundled roots: without it a fresh machine behind such a proxy cannot reach the registry).
+export UV_SYSTEM_CERTS=1
 
 uv_bin=""
 if command -v uv >/dev/null 2>&1 && [ "$(uv --version | awk '{print $2}')" = "$UV_VERSION" ]; then
