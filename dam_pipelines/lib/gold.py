@@ -14,6 +14,7 @@ from dam_pipelines.lib.profile import AFFILIATES, ProfileInputs, customer_profil
 from dam_pipelines.lib.registry import get_feed
 from dam_pipelines.lib.silver import (
     ROLLUP,
+    WINDOW_SPEND,
     TableResult,
     build_silver,
     silver_as_of,
@@ -37,12 +38,19 @@ def _window(lf: pl.LazyFrame, as_of: date, days: int = 90) -> pl.LazyFrame:
     return lf.filter(pl.col("event_date").is_between(as_of - timedelta(days=days - 1), as_of))
 
 
+def _card_window(warehouse: Path) -> pl.LazyFrame:
+    from dam_pipelines.lib.card_window import SCHEMA
+
+    lf = delta.scan(warehouse / WINDOW_SPEND)
+    return lf if lf is not None else pl.DataFrame(schema=SCHEMA).lazy()
+
+
 def profile_inputs(warehouse: Path, as_of: date) -> ProfileInputs:
-    """Lazy scans of the silver tables the profile needs (events limited to the 90d window)."""
+    """Lazy scans of the silver tables the profile needs (events limited to the 90d window;
+    card transactions through their window sums, ``silver/card/window_spend``)."""
     return ProfileInputs(
         customers={a: _silver(warehouse, a, "customers") for a in AFFILIATES},
-        merchants=_silver(warehouse, "card", "merchants"),
-        transactions=_window(_silver(warehouse, "card", "transactions"), as_of),
+        card_window=_card_window(warehouse),
         deposit_accounts=_silver(warehouse, "bank", "deposit_accounts"),
         loans=_silver(warehouse, "bank", "loans"),
         holdings=_silver(warehouse, "securities", "holdings"),

@@ -91,11 +91,11 @@ HOUSING_LOANS = ("MORTGAGE", "JEONSE")
 
 @dataclass(frozen=True)
 class ProfileInputs:
-    """Silver tables as of D (lazy). ``customers`` maps affiliate -> silver customers."""
+    """Silver tables as of D (lazy). ``customers`` maps affiliate -> silver customers;
+    ``card_window`` is ``silver/card/window_spend``, the card transactions' window sums."""
 
     customers: Mapping[str, pl.LazyFrame]
-    merchants: pl.LazyFrame
-    transactions: pl.LazyFrame
+    card_window: pl.LazyFrame  # :func:`card_window_sums` per customer_no as of D
     deposit_accounts: pl.LazyFrame
     loans: pl.LazyFrame
     holdings: pl.LazyFrame
@@ -210,33 +210,80 @@ def attribute(events: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame:
     return events.join(customers.select("customer_no", "gcid"), on="customer_no", how="inner")
 
 
-def card_metrics(txns: pl.LazyFrame, merchants: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """Card columns of §6 (plus ``education_net_90d`` for the life stage) per gcid.
+#: ``card_window_sums`` per (key, category): the card sums of the profile's windows.
+WINDOW_SUMS = pl.Schema(
+    {
+        "spend_30d": pl.Int64(),  # PURCHASE minus CANCEL amounts, 30d
+        "spend_90d": pl.Int64(),  # PURCHASE minus CANCEL amounts, 90d (the category's net)
+        "purchase_count_90d": pl.Int64(),
+        "cash_advance_90d": pl.Int64(),
+        "overseas_purchase_90d": pl.Int64(),
+        "purchase_amount_90d": pl.Int64(),
+        "net_events_90d": pl.Int64(),  # PURCHASE and CANCEL events, 90d
+        "events_90d": pl.Int64(),
+    }
+)
 
-    ``txns`` are attributed transactions. Spend, counts and overseas share include events at
-    unknown merchants; the category metrics need the merchant's category as of D. Written as
-    plain column sums (no filters inside aggregations) so the streaming engine keeps memory
-    flat over 90 days of transactions.
+
+def card_window_sums(
+    txns: pl.LazyFrame, merchants: pl.LazyFrame, as_of: date, *, by: str = "customer_no"
+) -> pl.LazyFrame:
+    """The card sums of the 30d and 90d windows as of D per (``by``, merchant category as of
+    D); ``category`` is null for events at merchants unknown as of D.
+
+    Additive over rows, so a night can add and subtract rows instead of recomputing
+    (``silver/card/window_spend``, lib/card_window.py). Also ``first_business_date``, the
+    earliest batch a row's events came from (None without a ``business_date`` column).
+    Plain column sums (no filters inside aggregations) keep the streaming engine's memory flat.
     """
     typ, amount = pl.col("txn_type"), pl.col("amount")
     purchase, cancel = typ == "PURCHASE", typ == "CANCEL"
-    signed = pl.col("_signed")
+    signed = pl.when(purchase).then(amount).when(cancel).then(-amount).otherwise(0)
 
     def when(cond: pl.Expr, value: pl.Expr) -> pl.Expr:
         return pl.when(cond).then(value).otherwise(0)
 
-    t = txns.filter(window(as_of, 90)).with_columns(
-        _signed=pl.when(purchase).then(amount).when(cancel).then(-amount).otherwise(0),
+    first = (
+        pl.col("business_date").min().cast(pl.Date)
+        if "business_date" in txns.collect_schema()
+        else pl.lit(None, pl.Date)
     )
-    totals = (
-        t.group_by("gcid")
+    return (
+        txns.filter(window(as_of, 90))
+        .join(merchants.select("merchant_id", "category"), on="merchant_id", how="left")
+        .group_by(by, "category")
         .agg(
-            when(window(as_of, 30), signed).sum().cast(pl.Int64).alias("card_spend_30d"),
-            signed.sum().cast(pl.Int64).alias("card_spend_90d"),
-            purchase.cast(pl.Int64).sum().alias("card_purchase_count_90d"),
-            when(typ == "CASH_ADVANCE", amount).sum().cast(pl.Int64).alias("card_cash_advance_90d"),
-            when(purchase & pl.col("is_overseas"), amount).sum().cast(pl.Int64).alias("_overseas"),
-            when(purchase, amount).sum().cast(pl.Int64).alias("_purchased"),
+            when(window(as_of, 30), signed).sum().alias("spend_30d"),
+            signed.sum().alias("spend_90d"),
+            purchase.cast(pl.Int64).sum().alias("purchase_count_90d"),
+            when(typ == "CASH_ADVANCE", amount).sum().alias("cash_advance_90d"),
+            when(purchase & pl.col("is_overseas"), amount).sum().alias("overseas_purchase_90d"),
+            when(purchase, amount).sum().alias("purchase_amount_90d"),
+            (purchase | cancel).cast(pl.Int64).sum().alias("net_events_90d"),
+            pl.len().alias("events_90d"),
+            first.alias("first_business_date"),
+        )
+        .with_columns([pl.col(c).cast(t) for c, t in WINDOW_SUMS.items()])
+    )
+
+
+def card_metrics(sums: pl.LazyFrame) -> pl.LazyFrame:
+    """Card columns of §6 (plus ``education_net_90d`` for the life stage) per gcid, from
+    :func:`card_window_sums` attributed to gcids (several rows per gcid: one per category,
+    and per customer number should a person ever hold two).
+
+    Spend, counts and overseas share include events at unknown merchants (null category);
+    the category metrics need the merchant's category as of D.
+    """
+    totals = (
+        sums.group_by("gcid")
+        .agg(
+            pl.col("spend_30d").sum().alias("card_spend_30d"),
+            pl.col("spend_90d").sum().alias("card_spend_90d"),
+            pl.col("purchase_count_90d").sum().alias("card_purchase_count_90d"),
+            pl.col("cash_advance_90d").sum().alias("card_cash_advance_90d"),
+            pl.col("overseas_purchase_90d").sum().alias("_overseas"),
+            pl.col("purchase_amount_90d").sum().alias("_purchased"),
         )
         .with_columns(
             pl.when(pl.col("_purchased") > 0)
@@ -246,10 +293,9 @@ def card_metrics(txns: pl.LazyFrame, merchants: pl.LazyFrame, as_of: date) -> pl
         .drop("_overseas", "_purchased")
     )
     net = (
-        t.filter(purchase | cancel)
-        .join(merchants.select("merchant_id", "category"), on="merchant_id", how="inner")
+        sums.filter(pl.col("category").is_not_null() & (pl.col("net_events_90d") > 0))
         .group_by("gcid", "category")
-        .agg(signed.sum().cast(pl.Int64).alias("net"))
+        .agg(pl.col("spend_90d").sum().alias("net"))
     )
     return totals.join(top_category(net), on="gcid", how="left").join(
         net.filter(pl.col("category") == "EDUCATION").select(
@@ -366,7 +412,7 @@ def customer_profile(inputs: ProfileInputs, as_of: date) -> pl.LazyFrame:
     }
     rel = relationships(cust)
     parts = [
-        card_metrics(attribute(inputs.transactions, cust["card"]), inputs.merchants, as_of),
+        card_metrics(attribute(inputs.card_window, cust["card"])),
         deposit_metrics(attribute(inputs.deposit_accounts, cust["bank"])),
         loan_metrics(attribute(inputs.loans, cust["bank"])),
         holding_metrics(attribute(inputs.holdings, cust["securities"])),

@@ -54,8 +54,13 @@ def silver_key(feed: Feed) -> str:
     return f"silver/{feed.affiliate}/{feed.name}"
 
 
+#: Derived from ``silver/card/transactions`` (lib/card_window.py); its key, kept here so
+#: that every silver key is known in one place.
+WINDOW_SPEND = "silver/card/window_spend"
+
+
 def silver_keys() -> list[str]:
-    return [silver_key(f) for f in FEEDS] + [ROLLUP]
+    return [silver_key(f) for f in FEEDS] + [ROLLUP, WINDOW_SPEND]
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -356,6 +361,7 @@ def _append_events(
     path = warehouse / key
     keys = list(feed.key)
     meta = {"dam.as_of": as_of.isoformat(), "dam.mode": "append"}
+    version_before = delta.version(path)
     # Every key the new batches carry (even dated after D: its older copies lose too, as in
     # the recompute); the rows dated up to D are the ones added.
     delivered = latest_per_key(
@@ -385,13 +391,15 @@ def _append_events(
     days = sorted({d.isoformat() for d in new["event_date"].unique().to_list()} | set(rewritten))
     changes = _changes_of(state, as_of, False, days)
     # What this build did, for a dependent table that can follow it by adding rather than
-    # recomputing (the monthly rollup): the inputs it started from, the batches whose rows it
-    # appended, the rows it removed and the table version it left.
+    # recomputing (the monthly rollup, the card window sums): the inputs it started from, the
+    # batches whose rows it appended, the rows it removed and the table versions it found and
+    # left.
     appended = {
         "from": inputs_digest((state or {}).get("inputs") or {}),
         "batches": sorted(d.isoformat() for d in changed),
         "event_dates": sorted({d.isoformat() for d in new["event_date"].unique().to_list()}),
         "removed": removed,
+        "version_before": version_before,
         "version": delta.version(path),
     }
     write_state(
@@ -610,4 +618,7 @@ def build_silver(warehouse: Path, as_of: date, *, full: bool = False) -> dict[st
     """
     results = {silver_key(f): build_silver_table(warehouse, f, as_of, full=full) for f in FEEDS}
     results[ROLLUP] = build_transactions_monthly(warehouse, as_of, full=full)
+    from dam_pipelines.lib.card_window import build_window_spend
+
+    results[WINDOW_SPEND] = build_window_spend(warehouse, as_of, full=full)
     return results

@@ -459,6 +459,86 @@ def test_rollup_without_lineage_keeps_only_what_the_erased_transactions_give(
     assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
 
 
+def test_card_window_rows_of_the_erased_are_rederived_and_the_window_moves_on(
+    settings: Settings, tmp_path
+) -> None:
+    """silver/card/window_spend mixes batches: every row of C goes, C's rows are re-derived
+    from the erased transactions (later batches only), the proof passes, and the erasure
+    moves the window's state on, so the next night still carries it forward (and equals a
+    recompute)."""
+    from datetime import timedelta
+
+    from dam_pipelines.lib.card_window import build_window_spend
+    from dam_pipelines.lib.profile import card_window_sums
+    from dam_pipelines.lib.silver import WINDOW_SPEND, read_state
+
+    build(settings)
+    wh = settings.warehouse_dir
+    txn_path = settings.table_path("silver", "card", "transactions")
+    silver_txns = delta.read(txn_path)
+    extra = pl.DataFrame(
+        {
+            "approval_no": ["Y1", "Y2"],
+            "customer_no": [C, C],
+            "event_date": [date(2026, 1, 2), date(2026, 1, 4)],
+            "business_date": [date(2026, 1, 2), date(2026, 1, 4)],  # before R, after R
+        }
+    )
+    typed = silver_txns.with_columns(
+        pl.lit("PURCHASE").alias("txn_type"),
+        pl.lit("M").alias("merchant_id"),
+        pl.lit(10).alias("amount"),
+        pl.lit(False).alias("is_overseas"),
+    )
+    delta.overwrite(
+        txn_path,
+        pl.concat(
+            [
+                typed,
+                extra.with_columns(pl.lit(7).alias("amount")).select(
+                    [c for c in typed.columns if c in {*extra.columns, "amount"}]
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
+        .select(typed.columns)
+        .cast(typed.schema),
+        partition_by=["event_date"],
+    )
+    build_window_spend(wh, D, full=True)
+    window = wh / WINDOW_SPEND
+    before = delta.read(window)
+    assert before.filter(pl.col("customer_no") == C).height > 0
+
+    report = apply_erasures(settings, D)
+    assert report.verified
+    assert report.changes[WINDOW_SPEND].rows_deleted > 0
+    left = delta.read(window)
+    txns = delta.scan(txn_path)
+    mine = txns.filter(pl.col("customer_no") == C)
+    assert set(mine.collect()["business_date"].to_list()) == {date(2026, 1, 4)}  # later only
+    shops = pl.LazyFrame(schema={"merchant_id": pl.Utf8, "category": pl.Utf8})
+    kept = card_window_sums(mine, shops, D).collect()
+    assert_rows = left.filter(pl.col("customer_no") == C).drop("customer_no", "category")
+    assert assert_rows.rows() == kept.drop("customer_no", "category").rows()
+    assert (
+        left.filter(pl.col("customer_no") != C)
+        .sort("customer_no")
+        .equals(before.filter(pl.col("customer_no") != C).sort("customer_no"))
+    )
+    state = read_state(wh, WINDOW_SPEND)
+    assert state["txn_version"] == delta.version(txn_path)
+    assert state["version"] == delta.version(window)
+
+    later = D + timedelta(days=1)
+    assert build_window_spend(wh, later).metadata["mode"] == "incremental"
+    carried = delta.read(window).sort("customer_no", "category")
+    build_window_spend(wh, later, full=True)
+    assert carried.drop("first_business_date").equals(
+        delta.read(window).sort("customer_no", "category").drop("first_business_date")
+    )
+
+
 def test_the_merge_commit_names_the_purge_list_until_the_log_is_cleaned(tmp_path) -> None:
     """Every row of the subject up to its date goes, from the partitions holding them, and
     nothing else does. delta-rs writes the purge list's values into the MERGE's commit info;

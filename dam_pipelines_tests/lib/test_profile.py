@@ -18,6 +18,7 @@ from dam_pipelines.lib.profile import (
     age_band,
     age_years,
     card_metrics,
+    card_window_sums,
     demographics,
 )
 from dam_pipelines_tests.bronzekit import BronzeKit, gcid
@@ -197,7 +198,7 @@ def test_card_metrics_on_a_tiny_frame() -> None:
         }
     )
     shops = pl.LazyFrame({"merchant_id": ["M1", "M2"], "category": ["CAFE", "FUEL"]})
-    got = card_metrics(txns, shops, D).collect()
+    got = card_metrics(card_window_sums(txns, shops, D, by="gcid")).collect()
     expected = pl.DataFrame(
         {
             "gcid": ["g"],

@@ -294,10 +294,13 @@ def audit_batches(feeds: tuple[Feed, ...] = FEEDS, days: int = HISTORY_DAYS) -> 
 
 
 def write_warehouse(warehouse: Path) -> Path:
+    from dam_pipelines.lib.card_window import build_window_spend
+
     tables = silver_tables()
     tables["silver/card/transactions_monthly"] = rollup(tables["silver/card/transactions"])
     for key, df in tables.items():
         delta.overwrite(warehouse / key, df)
+    build_window_spend(warehouse, D, full=True)
     delta.overwrite(warehouse / "audit/batches", audit_batches())
     write_gold(warehouse)
     return warehouse

@@ -109,10 +109,12 @@ def test_blocking_silver_failure_keeps_the_previous_gold(warehouse: Path, dagste
         for e in result.get_asset_check_evaluations()
         if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
     }
-    # the REFUND is no longer a PURCHASE, so the monthly rollup no longer reconciles either
+    # the REFUND is no longer a PURCHASE, so the monthly rollup and the card window sums no
+    # longer reconcile either
     assert failed.keys() == {
         (asset_key(TXNS), "enums"),
         (asset_key(ROLLUP), "rollup_reconciliation"),
+        (asset_key("silver/card/window_spend"), "window_spend_reconciliation"),
     }
     bad = failed[(asset_key(TXNS), "enums")]
     meta = {k: v.value for k, v in bad.metadata.items()}

@@ -10,10 +10,12 @@ from dam_pipelines.defs.governance import ERASURES_KEY, catalog_metadata
 from dam_pipelines.defs.metadata import table_metadata
 from dam_pipelines.defs.partitions import daily
 from dam_pipelines.defs.resources import DamResource
+from dam_pipelines.lib.card_window import build_window_spend
 from dam_pipelines.lib.lock import warehouse_lock
 from dam_pipelines.lib.registry import FEEDS, Feed, Kind
 from dam_pipelines.lib.silver import (
     ROLLUP,
+    WINDOW_SPEND,
     TableResult,
     build_silver_table,
     build_transactions_monthly,
@@ -33,6 +35,7 @@ def silver_asset_key(feed: Feed) -> dg.AssetKey:
 
 
 ROLLUP_KEY = dg.AssetKey(ROLLUP.split("/"))
+WINDOW_SPEND_KEY = dg.AssetKey(WINDOW_SPEND.split("/"))
 
 
 def silver_spec(feed: Feed) -> dg.AssetSpec:
@@ -100,5 +103,31 @@ def card_transactions_monthly(
     return materialization(ROLLUP_KEY, settings.table_path(*ROLLUP_KEY.path), result)
 
 
-silver_assets = [silver_build, card_transactions_monthly]
-silver_keys = [silver_asset_key(f) for f in FEEDS] + [ROLLUP_KEY]
+@dg.asset(
+    key=WINDOW_SPEND_KEY,
+    group_name="silver",
+    partitions_def=daily,
+    deps=[
+        dg.AssetKey(["silver", "card", "transactions"]),
+        dg.AssetKey(["silver", "card", "merchants"]),
+    ],
+    tags={"affiliate": "card"},
+    kinds={"delta", "polars"},
+    metadata=catalog_metadata(WINDOW_SPEND),
+)
+def card_window_spend(context: dg.AssetExecutionContext, dam: DamResource) -> dg.MaterializeResult:
+    """Card sums of the profile's 30- and 90-day windows per customer number and merchant
+    category as of D, carried forward night by night (recomputed when the transactions
+    changed otherwise than by an append), so the profile does not re-read 90 days of
+    transactions."""
+    settings = dam.settings()
+    with warehouse_lock(settings.warehouse_dir):
+        result = build_window_spend(
+            settings.warehouse_dir, date.fromisoformat(context.partition_key)
+        )
+    context.log.info(f"{result.key}: {result.rows} rows ({result.metadata.get('mode', '')})")
+    return materialization(WINDOW_SPEND_KEY, settings.table_path(*WINDOW_SPEND_KEY.path), result)
+
+
+silver_assets = [silver_build, card_transactions_monthly, card_window_spend]
+silver_keys = [silver_asset_key(f) for f in FEEDS] + [ROLLUP_KEY, WINDOW_SPEND_KEY]

@@ -185,8 +185,9 @@ def _declared(s: Settings) -> list[_Table]:
         from dam_pipelines.lib.trends import ROLLUP_SCHEMA, TRENDS_SCHEMA
     except ImportError:  # pragma: no cover
         PROFILE_SCHEMA = TRENDS_SCHEMA = ROLLUP_SCHEMA = {}  # noqa: N806
+    from dam_pipelines.lib.card_window import SCHEMA as WINDOW_SPEND_SCHEMA
     from dam_pipelines.lib.governance.marketing import AUDIENCE_SCHEMA
-    from dam_pipelines.lib.silver import ROLLUP
+    from dam_pipelines.lib.silver import ROLLUP, WINDOW_SPEND
 
     out += [
         _Table(
@@ -195,6 +196,13 @@ def _declared(s: Settings) -> list[_Table]:
             "card PURCHASE/CANCEL per month, customer and merchant (feeds the trends)",
             "rebuilt from silver/card/transactions; follows its retention and erasures",
             dict(ROLLUP_SCHEMA),
+        ),
+        _Table(
+            WINDOW_SPEND,
+            "card",
+            "card sums of the profile's 30d/90d windows per customer and merchant category as of D",
+            "carried forward from silver/card/transactions every night; follows its erasures",
+            dict(WINDOW_SPEND_SCHEMA),
         ),
         _Table(
             "gold/customer_profile",

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import polars as pl
 
-from dam_pipelines.lib import delta
+from dam_pipelines.lib import card_window, delta
 from dam_pipelines.lib.governance import audit as A
 from dam_pipelines.lib.governance.proof import LINEAGE_COLUMNS, Proof, prove_erased, subject_tables
 from dam_pipelines.lib.governance.rules import Subject, closed_relationship_expired, subject_hash
 from dam_pipelines.lib.governance.suppression import record_suppressions
 from dam_pipelines.lib.lock import warehouse_lock
 from dam_pipelines.lib.registry import AFFILIATES
-from dam_pipelines.lib.silver import ROLLUP
+from dam_pipelines.lib.silver import ROLLUP, WINDOW_SPEND
 from dam_pipelines.settings import Settings
 
 REQUEST, CLOSED = "request", "closed_relationship"
@@ -290,6 +290,8 @@ def erase(
         n, per = delete_subject_rows(path, table, subs, by_affiliate=table == "audit/quarantine")
         if n and table == ROLLUP:
             _restore_rollup_rows(wh, subs)
+        if n and table == WINDOW_SPEND:
+            card_window.restore_subject_rows(wh, [s.customer_no for s in subs])
         change.rows_deleted += n
         for h, k in per.items():
             per_subject[h][table] = k
@@ -303,10 +305,12 @@ def erase(
     # replay from bringing anything back.
     sources = {f"bronze/{aff}/{feed}" for aff in by_aff for feed in SUBJECT_SOURCES}
     tables = {aff: subject_tables(wh, aff) for aff in by_aff}
+    window_before = card_window.versions(wh)
+    derived = (ROLLUP, WINDOW_SPEND)
     for aff, subs in sorted(by_aff.items()):
-        # The rollup after the other tables: its subjects' later rows are re-derived from the
-        # erased transactions.
-        for table, path in sorted(tables[aff].items(), key=lambda kv: (kv[0] == ROLLUP, kv[0])):
+        # The card aggregates after the other tables: their subjects' later rows are re-derived
+        # from the erased transactions.
+        for table, path in sorted(tables[aff].items(), key=lambda kv: (kv[0] in derived, kv[0])):
             if table not in sources:
                 delete_from(aff, table, path, subs)
     record_suppressions(wh, subjects, now=now)
@@ -318,6 +322,7 @@ def erase(
     # an earlier version of an untouched table (yesterday's snapshot) may still hold the subject.
     for table, change in sorted(report.changes.items()):
         scrub(wh.joinpath(*table.split("/")), change)
+    card_window.follow_erasure(wh, window_before)
     # Targeted proof (the purge re-proves every erasure thoroughly, docs/governance.md): the
     # key column of every live file, every text column of the files this erasure wrote.
     written = {

@@ -28,8 +28,16 @@ LINEAGE_COLUMNS = ("business_date", "snapshot_date")
 MONTH_COLUMN = "month"
 
 
+#: Window sums (``silver/card/window_spend``) mix batches: a row counts as a leftover when
+#: its earliest batch lies on or before the subject's date (an erasure re-derives a subject's
+#: rows from later batches only).
+FIRST_BATCH_COLUMN = "first_business_date"
+
+
 def _lineage(names: set[str]) -> str | None:
-    return next((c for c in (*LINEAGE_COLUMNS, MONTH_COLUMN) if c in names), None)
+    return next(
+        (c for c in (*LINEAGE_COLUMNS, MONTH_COLUMN, FIRST_BATCH_COLUMN) if c in names), None
+    )
 
 
 def _lineage_expr(name: str) -> pl.Expr:

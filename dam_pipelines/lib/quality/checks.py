@@ -301,6 +301,55 @@ def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     return d
 
 
+#: silver/card/window_spend columns reconciled in total with the transactions they sum
+WINDOW_TOTALS = (
+    "spend_30d",
+    "spend_90d",
+    "purchase_count_90d",
+    "cash_advance_90d",
+    "overseas_purchase_90d",
+    "purchase_amount_90d",
+    "net_events_90d",
+    "events_90d",
+)
+
+
+def window_spend_reconciliation(d: Derived, ctx: RunContext) -> Derived:
+    """silver/card/window_spend is carried forward night by night: its totals must equal the
+    same sums over silver card transactions dated in the windows as of D, read afresh. Also
+    derives the key with the unknown merchants' null category spelled out (for ``keys``)."""
+    from dam_pipelines.lib.profile import card_window_sums
+
+    if "category" in d.df.columns:
+        d.df = d.df.with_columns(
+            pl.col("category").fill_null("(unknown merchant)").alias("_dq_category")
+        )
+    note_version(d, ctx, "silver/card/transactions")
+    if ctx.warehouse is None:
+        return d
+    lf = delta.scan(ctx.warehouse / "silver" / "card" / "transactions")
+    if lf is None:
+        return d
+    # One group for everyone: the same sums, without customers or categories.
+    txns = lf.select("event_date", "txn_type", "amount", "is_overseas").with_columns(
+        customer_no=pl.lit(""), merchant_id=pl.lit("")
+    )
+    shops = pl.LazyFrame(schema={"merchant_id": pl.Utf8, "category": pl.Utf8})
+    exp = card_window_sums(txns, shops, ctx.as_of).collect(engine="streaming")
+    for col in WINDOW_TOTALS:
+        d.rules.append(
+            Rule(
+                "window_spend_reconciliation",
+                Op.SUM_EQUALS,
+                col,
+                min=int(exp[col].sum() or 0),
+                description=f"sum of {col} = the same sum over silver card transactions "
+                "dated in the window as of D",
+            )
+        )
+    return d
+
+
 # --- gold consistency -----------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from dam_pipelines.lib.registry import (
     Kind,
     Role,
 )
-from dam_pipelines.lib.silver import ROLLUP
+from dam_pipelines.lib.silver import ROLLUP, WINDOW_SPEND
 
 ERROR, WARN = Severity.ERROR, Severity.WARN
 IDENTIFIER_ROLES = (Role.DIRECT, Role.PAN, Role.CUSTOMER_KEY, Role.RECORD_KEY)
@@ -324,6 +324,78 @@ ROLLUP_SPEC = TableSpec(
     rules=rollup_rules,
     derive=(ck.rollup_reconciliation,),
     description="monthly card rollup feeding the trends",
+)
+
+
+WINDOW_SPEND_COLUMNS = (
+    "customer_no",
+    "category",
+    "spend_30d",
+    "spend_90d",
+    "purchase_count_90d",
+    "cash_advance_90d",
+    "overseas_purchase_90d",
+    "purchase_amount_90d",
+    "net_events_90d",
+    "events_90d",
+    "first_business_date",
+)
+
+
+def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
+    rules = _schema_rules(WINDOW_SPEND_COLUMNS, ordered=False)
+    rules.append(
+        Rule(
+            "keys",
+            Op.KEY,
+            "customer_no",
+            columns=("customer_no", "_dq_category"),
+            show=("category",),
+            description="one row per (customer, merchant category as of D)",
+        )
+    )
+    rules += [
+        Rule("ranges", Op.BETWEEN, c, min=0, show=("category",), description=f"{c} >= 0")
+        for c in (
+            "purchase_count_90d",
+            "cash_advance_90d",
+            "overseas_purchase_90d",
+            "purchase_amount_90d",
+            "net_events_90d",
+        )
+    ]
+    rules.append(
+        Rule(
+            "ranges",
+            Op.BETWEEN,
+            "events_90d",
+            min=1,
+            show=("category",),
+            description="a row has at least one event in the 90-day window",
+        )
+    )
+    rules.append(
+        Rule(
+            "ranges",
+            Op.BETWEEN,
+            "first_business_date",
+            max=as_of,
+            show=("category",),
+            description="first_business_date <= D",
+        )
+    )
+    return rules
+
+
+WINDOW_SPEND_SPEC = TableSpec(
+    key=WINDOW_SPEND,
+    columns=WINDOW_SPEND_COLUMNS,
+    ordered=False,
+    identifiers=frozenset({"customer_no"}),
+    context=("category",),
+    rules=window_spend_rules,
+    derive=(ck.window_spend_reconciliation,),
+    description="card window sums feeding the profile, carried forward night by night",
 )
 
 
@@ -680,6 +752,7 @@ FEED_STATUS_SPEC = TableSpec(
 
 SILVER_SPECS: dict[str, TableSpec] = {s.key: s for s in map(silver_spec, FEEDS)}
 SILVER_SPECS[ROLLUP] = ROLLUP_SPEC
+SILVER_SPECS[WINDOW_SPEND] = WINDOW_SPEND_SPEC
 GOLD_SPECS: dict[str, TableSpec] = {PROFILE: PROFILE_SPEC, TRENDS: TRENDS_SPEC}
 TABLE_SPECS: dict[str, TableSpec] = {**SILVER_SPECS, **GOLD_SPECS}
 AUDIT_SPECS: tuple[TableSpec, ...] = (BATCHES_SPEC, FEED_STATUS_SPEC)
@@ -702,6 +775,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "referential_merchant": "share of transactions whose merchant is unknown stays within the limit",
     "card_spend_reconciliation": "card spend in the profile equals the silver card transactions",
     "rollup_reconciliation": "the monthly rollup sums equal the silver card transactions",
+    "window_spend_reconciliation": "the card window sums equal the silver card transactions",
     "k_anonymity": "every published trend cell has at least k distinct customers",
     "batch_row_reconciliation": "every data row of every loaded batch was loaded or quarantined",
     "volume_anomaly": "D's loaded rows are within the feed's trailing history",
@@ -726,6 +800,15 @@ def _rules_for_planning(spec: TableSpec) -> list[Rule]:
                 Op.SUM_EQUALS,
                 "card_spend_90d",
                 description="card_spend_30d/90d reconcile with silver card transactions",
+            )
+        )
+    if spec.key == WINDOW_SPEND:
+        rules.append(
+            Rule(
+                "window_spend_reconciliation",
+                Op.SUM_EQUALS,
+                "spend_90d",
+                description="window sums reconcile with silver card transactions",
             )
         )
     if spec.key == ROLLUP:

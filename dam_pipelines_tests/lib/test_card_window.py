@@ -1,0 +1,178 @@
+"""silver/card/window_spend: carried forward night by night, it equals a recompute."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dam_pipelines.lib import delta
+from dam_pipelines.lib.card_window import SCHEMA, build_window_spend
+from dam_pipelines.lib.gold import PROFILE, build_gold
+from dam_pipelines.lib.profile import card_window_sums
+from dam_pipelines.lib.silver import WINDOW_SPEND, build_silver, read_state
+from dam_pipelines_tests.bronzekit import BronzeKit
+
+D0 = date(2026, 1, 5)
+
+
+def s(day: date) -> str:
+    return day.isoformat()
+
+
+def _txn(no: str, day: date, amount: int, customer: str, merchant: str, **kw: Any) -> dict:
+    return {
+        "approval_no": no,
+        "customer_no": customer,
+        "approved_at": f"{s(day)}T12:00:00+09:00",
+        "amount": amount,
+        "merchant_id": merchant,
+        **kw,
+    }
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> BronzeKit:
+    return BronzeKit(tmp_path / "warehouse")
+
+
+def _batch(kit: BronzeKit, day: date, n: int = 6, extra: tuple[dict, ...] = ()) -> None:
+    """A night's card transactions: several customers, types and merchants (one unknown),
+    some dated a day or two late."""
+    types = ("PURCHASE", "PURCHASE", "CANCEL", "CASH_ADVANCE", "PURCHASE")
+    rows = [
+        _txn(
+            f"T{s(day)}-{j}",
+            day - timedelta(days=j % 3),
+            100 + 37 * j + day.day,
+            f"C{1 + (j + day.day) % 4}",
+            ("M1", "M2", "M3", "M9")[(j + day.toordinal()) % 4],
+            txn_type=types[j % 5],
+            original_approval_no="X" if types[j % 5] == "CANCEL" else None,
+            is_overseas="Y" if j == 4 else "N",
+        )
+        for j in range(n)
+    ]
+    kit.load("card", "transactions", s(day), [*rows, *extra])
+
+
+def _window(warehouse: Path) -> pl.DataFrame:
+    df = delta.read(warehouse / WINDOW_SPEND)
+    assert df is not None
+    return df.sort("customer_no", "category", nulls_last=True)
+
+
+def _same_as_a_recompute(kit: BronzeKit, tmp: Path, night: date) -> None:
+    """The table equals a recompute from the transactions, but for ``first_business_date``,
+    which a moving window may leave earlier than the earliest batch still counted (never
+    later): it only bounds lineage for the erasure proof."""
+    other = tmp / f"full-{s(night)}"
+    shutil.copytree(kit.warehouse, other)
+    build_window_spend(other, night, full=True)
+    got, exp = _window(kit.warehouse), _window(other)
+    assert_frame_equal(got.drop("first_business_date"), exp.drop("first_business_date"))
+    assert (got["first_business_date"] <= exp["first_business_date"]).all()
+    shutil.rmtree(other)
+
+
+def test_the_window_moves_night_by_night_as_a_recompute_would(
+    kit: BronzeKit, tmp_path: Path
+) -> None:
+    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
+    kit.load(
+        "card",
+        "merchants",
+        s(D0),
+        [
+            {"merchant_id": "M1", "category": "CAFE"},
+            {"merchant_id": "M2", "category": "CAFE"},
+            {"merchant_id": "M3", "category": "EDUCATION"},
+        ],
+    )
+    nights = [D0 + timedelta(days=i) for i in range(6)]
+    # after a gap: 31 days later (the 30d window moves past the first nights), then 60 more
+    # (everything of the first nights leaves the 90d window)
+    nights += [nights[-1] + timedelta(days=31), nights[-1] + timedelta(days=91)]
+    modes: list[str] = []
+    for i, night in enumerate(nights):
+        # night 3 re-sends an event of night 1 with a new amount and date: the transactions
+        # append removes its older copy, so the window is recomputed
+        resent = _txn(f"T{s(nights[1])}-0", nights[2], 5555, "C2", "M1")
+        _batch(kit, night, extra=(resent,) if i == 3 else ())
+        if i == 2:  # M2 moves from CAFE to TRAVEL (CAFE keeps M1), M9 becomes known
+            kit.load(
+                "card",
+                "merchants",
+                s(night),
+                [
+                    {"merchant_id": "M2", "category": "TRAVEL"},
+                    {"merchant_id": "M9", "category": "FUEL"},
+                ],
+            )
+        if i == 4:  # a correction of night 1 (drops its events): the window is recomputed
+            kit.load("card", "transactions", s(nights[1]), [], revision=2)
+        modes.append(build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"])
+        _same_as_a_recompute(kit, tmp_path, night)
+        again = build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"]
+        assert again == "unchanged"
+    assert [i for i, m in enumerate(modes) if m == "full"] == [0, 3, 4], modes
+    assert modes.count("incremental") == len(nights) - 3, modes
+    table = _window(kit.warehouse)
+    assert table.schema == SCHEMA
+    assert {"CAFE", "TRAVEL", "EDUCATION", "FUEL"} <= set(table["category"].drop_nulls())
+
+
+def test_the_profile_reads_the_window_and_equals_the_transactions_definition(
+    kit: BronzeKit,
+) -> None:
+    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
+    kit.load("card", "merchants", s(D0), [{"merchant_id": "M1", "category": "CAFE"}])
+    for i in range(3):
+        _batch(kit, D0 + timedelta(days=i))
+    night = D0 + timedelta(days=2)
+    build_gold(kit.warehouse, night)
+    txns = delta.scan(kit.warehouse / "silver/card/transactions")
+    shops = delta.scan(kit.warehouse / "silver/card/merchants")
+    assert txns is not None and shops is not None
+    exp = card_window_sums(txns, shops, night).collect()
+    profile = delta.read(kit.warehouse / PROFILE)
+    assert profile is not None
+    assert profile["card_spend_90d"].sum() == exp["spend_90d"].sum() != 0
+    assert profile["card_purchase_count_90d"].sum() == exp["purchase_count_90d"].sum()
+    assert profile["card_cash_advance_90d"].sum() == exp["cash_advance_90d"].sum()
+
+
+def test_anything_but_an_append_since_the_window_makes_it_recompute(
+    kit: BronzeKit, tmp_path: Path
+) -> None:
+    """A write to the transactions the window did not follow (here: the purge's vacuum, or any
+    other writer) must not be carried forward; a table written after its state (a crash
+    between the two writes) neither."""
+    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
+    kit.load("card", "merchants", s(D0), [{"merchant_id": "M1", "category": "CAFE"}])
+    _batch(kit, D0)
+    build_silver(kit.warehouse, D0)
+    txns = kit.warehouse / "silver/card/transactions"
+    delta.vacuum_now(txns)  # a version the window's state does not know
+    night = D0 + timedelta(days=1)
+    _batch(kit, night)
+    assert build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"] == "full"
+    _same_as_a_recompute(kit, tmp_path, night)
+
+    night2 = night + timedelta(days=1)
+    _batch(kit, night2)
+    build_silver(kit.warehouse, night2)
+    state = read_state(kit.warehouse, WINDOW_SPEND)
+    assert state is not None
+    delta.replace_where(  # the table moved on without its state
+        kit.warehouse / WINDOW_SPEND, _window(kit.warehouse).head(1), "true"
+    )
+    night3 = night2 + timedelta(days=1)
+    _batch(kit, night3)
+    assert build_silver(kit.warehouse, night3)[WINDOW_SPEND].metadata["mode"] == "full"
+    _same_as_a_recompute(kit, tmp_path, night3)
