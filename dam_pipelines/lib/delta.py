@@ -106,17 +106,18 @@ def replace_where(
             writer_properties=writer,
             commit_properties=commit,
         )
-    else:
-        write_deltalake(
-            str(path),
-            _arrow(df),
-            mode="overwrite",
-            predicate=predicate,
-            writer_properties=writer,
-            commit_properties=commit,
-            schema_mode=None,
-        )
-    return DeltaTable(str(path)).version()
+        return DeltaTable(str(path)).version()
+    dt = DeltaTable(str(path))  # written through, so it knows the new version: no reload
+    write_deltalake(
+        dt,
+        _arrow(df),
+        mode="overwrite",
+        predicate=predicate,
+        writer_properties=writer,
+        commit_properties=commit,
+        schema_mode=None,
+    )
+    return dt.version()
 
 
 def overwrite(
@@ -206,15 +207,24 @@ def version(path: Path) -> int | None:
     return DeltaTable(str(path)).version() if exists(path) else None
 
 
+def _empty(dt: DeltaTable) -> pl.DataFrame:
+    """A zero-row frame with the table's schema.
+
+    Built from an empty list of batches: ``Schema.empty_table()`` makes pyarrow import pandas
+    (about 0.2 s, paid by the first read of a process, e.g. every night's ingestion).
+    """
+    empty = pl.from_arrow(pa.Table.from_batches([], schema=pa.schema(dt.schema().to_arrow())))
+    assert isinstance(empty, pl.DataFrame)
+    return empty
+
+
 def scan(path: Path, schema_hint: Mapping[str, pl.DataType] | None = None) -> pl.LazyFrame | None:
     """Lazily scan the live files of a Delta table (partition columns included), or None."""
     if not exists(path):
         return None
     dt = DeltaTable(str(path))
     files = dt.file_uris()
-    arrow_schema = pa.schema(dt.schema().to_arrow())
-    empty = pl.from_arrow(arrow_schema.empty_table())
-    assert isinstance(empty, pl.DataFrame)
+    empty = _empty(dt)
     if not files:
         return empty.lazy()
     partition_cols = dt.metadata().partition_columns
@@ -263,8 +273,7 @@ def scan_partitions(path: Path, column: str, values: Sequence[str]) -> pl.LazyFr
     if not exists(path):
         return None
     dt = DeltaTable(str(path))
-    empty = pl.from_arrow(pa.schema(dt.schema().to_arrow()).empty_table())
-    assert isinstance(empty, pl.DataFrame)
+    empty = _empty(dt)
     wanted = set(values)
     files = [
         f"{str(path).rstrip('/')}/{file}"
@@ -381,9 +390,7 @@ def partition_columns(path: Path) -> list[str]:
 
 def empty_frame(path: Path) -> pl.DataFrame:
     """A zero-row frame with the table's schema."""
-    empty = pl.from_arrow(pa.schema(DeltaTable(str(path)).schema().to_arrow()).empty_table())
-    assert isinstance(empty, pl.DataFrame)
-    return empty
+    return _empty(DeltaTable(str(path)))
 
 
 def file_paths(path: Path) -> list[str]:
