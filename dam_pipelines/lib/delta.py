@@ -25,19 +25,30 @@ from deltalake import (
 WRITER = WriterProperties(compression="ZSTD", compression_level=3, max_row_group_size=256_000)
 
 
-def bulk_writer(plain_columns: Sequence[str] = ()) -> WriterProperties:
+def bulk_writer(
+    plain_columns: Sequence[str] = (), *, page_statistics: bool = True
+) -> WriterProperties:
     """Writer properties for large appends of fresh rows (bronze loads).
 
     zstd level 1, and no dictionary for ``plain_columns`` (columns of nearly unique values such
     as keys): measured on bronze batches, that writes about a fifth faster than :data:`WRITER`,
     and the files come out smaller and read faster, because a dictionary of unique values only
     costs hashing before the writer falls back to plain encoding anyway.
+
+    Without ``page_statistics``, min/max are kept per column chunk only: the Delta log's file
+    statistics and row-group pruning use those; the page index is read by none of the dam's
+    readers (polars, DuckDB), and its per-page min/max cost about a tenth of the encoding time.
     """
+    level = None if page_statistics else "CHUNK"  # None: the writer's default (PAGE)
     return WriterProperties(
         compression="ZSTD",
         compression_level=1,
         max_row_group_size=256_000,
-        column_properties={c: ColumnProperties(dictionary_enabled=False) for c in plain_columns}
+        default_column_properties=ColumnProperties(statistics_enabled=level) if level else None,
+        column_properties={
+            c: ColumnProperties(dictionary_enabled=False, statistics_enabled=level)
+            for c in plain_columns
+        }
         or None,
     )
 

@@ -521,7 +521,7 @@ def _ingest_one(
                     stats_columns(feed), **{"delta.checkpointInterval": "20"}
                 ),
                 metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
-                writer_properties=delta.bulk_writer(plain_columns(feed)),
+                writer_properties=delta.bulk_writer(plain_columns(feed), page_statistics=False),
             ),
         )
         q = vb.quarantine.with_columns(
