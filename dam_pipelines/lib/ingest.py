@@ -157,8 +157,14 @@ def ready_batches(landing: Path, feed: Feed, up_to: str) -> list[Path]:
 
 
 def manifest_fingerprint(folder: Path) -> tuple[str, int]:
+    return _sighting(folder)[1]
+
+
+def _sighting(folder: Path) -> tuple[bytes, tuple[str, int]]:
+    """The manifest's bytes and fingerprint (sha256, mtime), from one read of the file."""
     path = folder / MANIFEST
-    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+    raw = path.read_bytes()
+    return raw, (hashlib.sha256(raw).hexdigest(), path.stat().st_mtime_ns)
 
 
 def unseen_batches(
@@ -422,8 +428,7 @@ def _ingest_one(
     quarantine: list[tuple[pl.DataFrame, str]] = []
     for folder in ready_batches(settings.landing_dir, feed, up_to):
         bdate = folder.name
-        raw = (folder / MANIFEST).read_bytes()
-        fp = manifest_fingerprint(folder)
+        raw, fp = _sighting(folder)
         rev = _loose_revision(raw)
         prev = rows.get((bdate, rev)) or ledger.get((bdate, rev))
         if prev is not None and (prev["manifest_sha256"], prev["manifest_mtime_ns"]) == fp:
@@ -516,7 +521,7 @@ def _ingest_one(
                     stats_columns(feed), **{"delta.checkpointInterval": "20"}
                 ),
                 metadata={"dam.batch_id": f"{feed.id}/{bdate}/r{rev}", "dam.run_id": run_id},
-                writer_properties=delta.bulk_writer(plain_columns(feed)),
+                writer_properties=delta.bulk_writer(plain_columns(feed), page_statistics=False),
             ),
         )
         q = vb.quarantine.with_columns(

@@ -76,8 +76,9 @@ def suppressed_mask(
     key: str,
 ) -> pl.Series:
     """True for the rows of ``df`` whose customer is suppressed for a batch of this date."""
+    none = pl.repeat(False, df.height, dtype=pl.Boolean, eager=True).alias("suppressed")
     if "customer_no" not in df.columns or df.height == 0:
-        return pl.Series("suppressed", [False] * df.height, dtype=pl.Boolean)
+        return none
     bdate = date.fromisoformat(str(business_date))
     active = set(
         suppressions.filter(
@@ -85,7 +86,7 @@ def suppressed_mask(
         )["subject_hash"].to_list()
     )
     if not active:
-        return pl.Series("suppressed", [False] * df.height, dtype=pl.Boolean)
+        return none
     hashes = {
         c: subject_hash(key, affiliate, c) in active
         for c in df["customer_no"].drop_nulls().unique().to_list()
@@ -107,6 +108,6 @@ def make_suppressor(settings: Settings) -> Suppressor:
         if suppressions.height == 0:
             return rows
         mask = suppressed_mask(rows, feed.affiliate, business_date, suppressions, key)
-        return rows.filter(~mask)
+        return rows.filter(~mask) if mask.any() else rows  # the usual case: nothing to drop
 
     return suppress
