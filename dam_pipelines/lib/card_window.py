@@ -16,9 +16,9 @@ where P is the night the table reflects. That is exact only when the transaction
 holds what it held at P plus tonight's appended rows, which is checked, not assumed: the
 table's state records the transactions version it reflects, silver's append records the
 version it started from, and an erasure that changes both tables re-derives its subjects'
-rows and moves the recorded version on (:func:`follow_erasure`). Anything else (a
-correction, a removed stale copy, a full rebuild, the weekly purge's vacuum, a crash between
-writes) makes the night recompute the window from the transactions, as a first build does.
+rows and moves the recorded version on (:func:`follow`; the purge too). Anything else (a
+correction, a removed stale copy, a full rebuild, a purge that deleted events the window
+counts, a crash between writes) makes the night recompute the window from the transactions, as a first build does.
 Both paths give the same table (``test_card_window``).
 """
 
@@ -254,7 +254,8 @@ def _result(warehouse: Path, as_of: date, mode: str) -> TableResult:
 
 
 def versions(warehouse: Path) -> tuple[int | None, int | None]:
-    """(transactions, window_spend) versions: taken before an erasure, for :func:`follow_erasure`."""
+    """(transactions, window_spend) versions: taken before an erasure or a purge's writes, for
+    :func:`follow`."""
     return delta.version(warehouse / TRANSACTIONS), delta.version(warehouse / WINDOW_SPEND)
 
 
@@ -278,13 +279,19 @@ def restore_subject_rows(warehouse: Path, customer_nos: list[str]) -> int:
     return rows.height
 
 
-def follow_erasure(warehouse: Path, before: tuple[int | None, int | None]) -> None:
-    """After an erasure that kept the window consistent (its subjects' rows deleted and
-    re-derived, both tables vacuumed), record the versions it left, so the next night can
-    still carry the window forward. Only when the state matched ``before``: a window that was
-    already unusable stays unusable."""
+def follow(
+    warehouse: Path, before: tuple[int | None, int | None], *, deleted_before: date | None = None
+) -> None:
+    """After writes that kept the window consistent, record the versions they left, so the
+    next night can still carry the window forward: an erasure (its subjects' rows deleted and
+    re-derived, both tables vacuumed), or the purge (vacuums, and events deleted only when
+    dated before ``deleted_before``, which must lie before the window the table reflects).
+    Only when the state matched ``before``: a window that was already unusable stays so."""
     state = read_state(warehouse, WINDOW_SPEND)
     if state is None or (state["txn_version"], state.get("version")) != before:
         return
+    start = date.fromisoformat(state["as_of"]) - timedelta(days=89)
+    if deleted_before is not None and deleted_before > start:
+        return  # the purge may have deleted events the window counts
     txn, own = versions(warehouse)
     write_state(warehouse, WINDOW_SPEND, {**state, "txn_version": txn, "version": own})

@@ -14,8 +14,10 @@ from polars.testing import assert_frame_equal
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.card_window import SCHEMA, build_window_spend
 from dam_pipelines.lib.gold import PROFILE, build_gold
+from dam_pipelines.lib.governance.retention import run_purge
 from dam_pipelines.lib.profile import card_window_sums
 from dam_pipelines.lib.silver import WINDOW_SPEND, build_silver, read_state
+from dam_pipelines.settings import Settings
 from dam_pipelines_tests.bronzekit import BronzeKit
 
 D0 = date(2026, 1, 5)
@@ -176,3 +178,24 @@ def test_anything_but_an_append_since_the_window_makes_it_recompute(
     _batch(kit, night3)
     assert build_silver(kit.warehouse, night3)[WINDOW_SPEND].metadata["mode"] == "full"
     _same_as_a_recompute(kit, tmp_path, night3)
+
+
+def test_the_purge_keeps_the_window_carried_forward(
+    kit: BronzeKit, settings: Settings, tmp_path: Path
+) -> None:
+    """The weekly purge vacuums every table (new versions, no row changed) and deletes events
+    years older than the window: the next night still carries the window forward."""
+    assert settings.warehouse_dir == kit.warehouse
+    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
+    kit.load("card", "merchants", s(D0), [{"merchant_id": "M1", "category": "CAFE"}])
+    for i in range(2):
+        _batch(kit, D0 + timedelta(days=i))
+        build_silver(kit.warehouse, D0 + timedelta(days=i))
+    txns = kit.warehouse / "silver/card/transactions"
+    before = delta.version(txns)
+    assert run_purge(settings, D0 + timedelta(days=1)).verified
+    assert delta.version(txns) != before  # vacuumed
+    night = D0 + timedelta(days=2)
+    _batch(kit, night)
+    assert build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"] == "incremental"
+    _same_as_a_recompute(kit, tmp_path, night)

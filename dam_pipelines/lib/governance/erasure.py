@@ -322,7 +322,7 @@ def erase(
     # an earlier version of an untouched table (yesterday's snapshot) may still hold the subject.
     for table, change in sorted(report.changes.items()):
         scrub(wh.joinpath(*table.split("/")), change)
-    card_window.follow_erasure(wh, window_before)
+    card_window.follow(wh, window_before)
     # Targeted proof (the purge re-proves every erasure thoroughly, docs/governance.md): the
     # key column of every live file, every text column of the files this erasure wrote.
     written = {
