@@ -79,9 +79,10 @@ def test_bench_writes_the_documented_json(full_run: tuple[Path, dict, list[str]]
     # erasure and purge changed silver, gold was as of the last night; rebuild it to compare).
     wh, as_of = tmp_path / "work" / "warehouse", date.fromisoformat(data["as_of"])
     gold = _rebuilt_profile(wh, as_of)
-    floor = floor_profile(wh, as_of)
-    assert set(floor.columns) == set(gold.columns)
-    assert_frame_equal(floor.select(gold.columns), gold, check_dtypes=False, abs_tol=1e-9)
+    for card in ("window", "transactions"):  # the window sums, or 90 days of transactions
+        floor = floor_profile(wh, as_of, card=card)
+        assert set(floor.columns) == set(gold.columns)
+        assert_frame_equal(floor.select(gold.columns), gold, check_dtypes=False, abs_tol=1e-9)
     peer = pl.from_pandas(pandas_profile(wh, as_of)).select(gold.columns)
     assert peer["gcid"].to_list() == gold["gcid"].to_list()
     for col in ("age", "card_spend_90d", "deposit_balance", "net_assets", "life_stage", "age_band"):
