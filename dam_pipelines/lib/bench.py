@@ -14,12 +14,14 @@ stage's peak includes what earlier stages left resident: that is what the machin
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import resource
 import shutil
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -166,6 +168,40 @@ def _catch_up(settings: Any, d: date, run: str) -> Stage:
         apply_erasures(settings, d, run_id=run, now=now)
         build_silver(settings.warehouse_dir, d)
     return st
+
+
+def _night_child(work_dir: str, warehouse: str | None, day: str, run: str, conn: Any) -> None:
+    try:
+        settings = _settings(Path(work_dir), warehouse=Path(warehouse) if warehouse else None)
+        conn.send(("ok", _night(settings, date.fromisoformat(day), run)))
+    except BaseException:
+        conn.send(("failed", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def night_in_fresh_process(
+    work_dir: Path, d: date, run: str, *, warehouse: Path | None = None
+) -> dict[str, Stage]:
+    """:func:`_night` in a new process, as the nightly Dagster run is (its run worker starts
+    afresh every night): the night's figures are its own, imports included, and its peak RSS
+    is not what earlier nights or the catch-up left in this process's allocators."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(
+        target=_night_child,
+        args=(str(work_dir), str(warehouse) if warehouse else None, d.isoformat(), run, send),
+    )
+    child.start()
+    send.close()
+    try:
+        status, payload = receive.recv()
+    except EOFError:
+        status, payload = "died", f"exit code {child.exitcode}"
+    child.join()
+    if status != "ok":
+        raise RuntimeError(f"night {d} failed in its own process: {payload}")
+    return payload
 
 
 def _night_sums(stages: dict[str, Stage], names: tuple[str, ...]) -> tuple[float, float]:
@@ -786,7 +822,7 @@ def run_bench(
     for n in measured_days(days, catch_up):
         nights += _catch_up_days(settings, done, n - 1, out)
         d = START + timedelta(days=n - 1)
-        last = _night(settings, d, f"bench-{d.isoformat()}")
+        last = night_in_fresh_process(work_dir, d, f"bench-{d.isoformat()}")
         nights.append(_night_record(n, d, last))
         out(
             f"night {n:>3} {d}: {nights[-1]['wall_s']:6.2f} s "
@@ -974,7 +1010,9 @@ def time_prepared_night(
     _link_copy(work_dir / "warehouse", run)
     try:
         night = date.fromisoformat(meta["night"])
-        stages = _night(_settings(work_dir, warehouse=run), night, f"bench-{night.isoformat()}")
+        stages = night_in_fresh_process(
+            work_dir, night, f"bench-{night.isoformat()}", warehouse=run
+        )
         gold = stages["gold"]
         ratios = profile_ratios(
             run, night, getattr(gold, "profile_s", gold.wall_s), gold.wall_s, out
