@@ -306,3 +306,23 @@ def test_a_key_repeated_outside_the_checked_dates_still_fails(warehouse: Path):
     (keys,) = [o for o in check(warehouse, [TXNS]) if o.check == "keys"]
     assert not keys.passed and keys.offending_rows == 1
     assert "look-back" in keys.expectation + keys.detail
+
+
+def test_a_key_of_several_columns_flags_every_copy_and_nothing_else():
+    """Multi-column keys are screened by hash and confirmed exactly: the copies of a repeated
+    key and a row with a null key part are violations; rows sharing only part of a key are
+    not."""
+    from dam_pipelines.lib.quality.rules import Op, Rule, evaluate_all
+
+    df = pl.DataFrame(
+        {
+            "month": ["2026-01", "2026-01", "2026-01", "2026-02", "2026-01", None],
+            "customer_no": ["C1", "C1", "C1", "C1", "C2", "C3"],
+            "merchant_id": ["M1", "M1", "M2", "M1", "M1", "M1"],
+        }
+    )
+    rule = Rule("keys", Op.KEY, "month", columns=("month", "customer_no", "merchant_id"))
+    masks: dict[str, pl.Series] = {}
+    (result,) = evaluate_all([rule], df, masks)
+    assert masks[rule.label].to_list() == [True, True, False, False, False, True]
+    assert not result.passed and result.offending == 3

@@ -281,13 +281,16 @@ def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
         lf = delta.scan_partitions(path, "event_date", days)
     if lf is None:
         return d
-    txns = (
-        lf.select("event_date", "txn_type", "amount")
-        .filter(pl.col("event_date") <= ctx.as_of)
-        .collect()
+    # Summed while read (the months' transactions are as many rows as the rollup month).
+    sums = dict(
+        lf.filter(pl.col("event_date") <= ctx.as_of)
+        .group_by("txn_type")
+        .agg(pl.col("amount").sum())
+        .collect(engine="streaming")
+        .iter_rows()
     )
     for typ, col in (("PURCHASE", "purchase_amount"), ("CANCEL", "cancel_amount")):
-        total = int(txns.filter(pl.col("txn_type") == typ)["amount"].sum() or 0)
+        total = int(sums.get(typ) or 0)
         d.rules.append(
             Rule(
                 "rollup_reconciliation",
