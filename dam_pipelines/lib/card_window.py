@@ -123,12 +123,15 @@ def _combine(parts: list[pl.LazyFrame]) -> pl.DataFrame | None:
     return out.filter(pl.col("events_90d") > 0).select(SCHEMA.names())
 
 
+def _typed(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
+
+
 def _full(warehouse: Path, as_of: date, cats: pl.DataFrame) -> pl.DataFrame:
     lf = delta.scan(warehouse / TRANSACTIONS)
     if lf is None:
         return pl.DataFrame(schema=SCHEMA)
-    sums = card_window_sums(lf, cats.lazy(), as_of).collect(engine="streaming")
-    return sums.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
+    return _typed(card_window_sums(lf, cats.lazy(), as_of).collect(engine="streaming"))
 
 
 def _moved(warehouse: Path, state: dict, as_of: date, cats: pl.DataFrame) -> pl.DataFrame | None:
@@ -273,9 +276,7 @@ def restore_subject_rows(warehouse: Path, customer_nos: list[str]) -> int:
     mine = txns.filter(pl.col("customer_no").is_in(customer_nos))
     rows = card_window_sums(mine, cats.lazy(), date.fromisoformat(state["as_of"])).collect()
     if rows.height:
-        delta.append(
-            warehouse / WINDOW_SPEND, rows.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
-        )
+        delta.append(warehouse / WINDOW_SPEND, _typed(rows))
     return rows.height
 
 

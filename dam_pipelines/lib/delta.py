@@ -71,11 +71,7 @@ def _stream(df: pl.DataFrame) -> pa.RecordBatchReader:
     every string column at once (a 14 M-row rollup month: about 1 GiB more at the peak),
     a slice at a time holds one slice's copy. The rows and their order are the frame's."""
     schema = _arrow(df.head(0)).schema
-    batches = (
-        batch
-        for part in df.iter_slices(STREAM_ROWS)
-        for batch in _arrow(part).to_batches()
-    )
+    batches = (batch for part in df.iter_slices(STREAM_ROWS) for batch in _arrow(part).to_batches())
     return pa.RecordBatchReader.from_batches(schema, batches)
 
 

@@ -43,6 +43,13 @@ def kit(tmp_path: Path) -> BronzeKit:
     return BronzeKit(tmp_path / "warehouse")
 
 
+def _customers_and_merchants(kit: BronzeKit, **categories: str) -> None:
+    """Card customers C1..C4 and the merchants with their categories, on D0."""
+    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
+    rows = [{"merchant_id": m, "category": c} for m, c in categories.items()]
+    kit.load("card", "merchants", s(D0), rows)
+
+
 def _batch(kit: BronzeKit, day: date, n: int = 6, extra: tuple[dict, ...] = ()) -> None:
     """A night's card transactions: several customers, types and merchants (one unknown),
     some dated a day or two late."""
@@ -85,17 +92,7 @@ def _same_as_a_recompute(kit: BronzeKit, tmp: Path, night: date) -> None:
 def test_the_window_moves_night_by_night_as_a_recompute_would(
     kit: BronzeKit, tmp_path: Path
 ) -> None:
-    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
-    kit.load(
-        "card",
-        "merchants",
-        s(D0),
-        [
-            {"merchant_id": "M1", "category": "CAFE"},
-            {"merchant_id": "M2", "category": "CAFE"},
-            {"merchant_id": "M3", "category": "EDUCATION"},
-        ],
-    )
+    _customers_and_merchants(kit, M1="CAFE", M2="CAFE", M3="EDUCATION")
     nights = [D0 + timedelta(days=i) for i in range(6)]
     # after a gap: 31 days later (the 30d window moves past the first nights), then 60 more
     # (everything of the first nights leaves the 90d window)
@@ -132,8 +129,7 @@ def test_the_window_moves_night_by_night_as_a_recompute_would(
 def test_the_profile_reads_the_window_and_equals_the_transactions_definition(
     kit: BronzeKit,
 ) -> None:
-    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
-    kit.load("card", "merchants", s(D0), [{"merchant_id": "M1", "category": "CAFE"}])
+    _customers_and_merchants(kit, M1="CAFE")
     for i in range(3):
         _batch(kit, D0 + timedelta(days=i))
     night = D0 + timedelta(days=2)
@@ -155,8 +151,7 @@ def test_anything_but_an_append_since_the_window_makes_it_recompute(
     """A write to the transactions the window did not follow (here: the purge's vacuum, or any
     other writer) must not be carried forward; a table written after its state (a crash
     between the two writes) neither."""
-    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
-    kit.load("card", "merchants", s(D0), [{"merchant_id": "M1", "category": "CAFE"}])
+    _customers_and_merchants(kit, M1="CAFE")
     _batch(kit, D0)
     build_silver(kit.warehouse, D0)
     txns = kit.warehouse / "silver/card/transactions"
@@ -186,8 +181,7 @@ def test_the_purge_keeps_the_window_carried_forward(
     """The weekly purge vacuums every table (new versions, no row changed) and deletes events
     years older than the window: the next night still carries the window forward."""
     assert settings.warehouse_dir == kit.warehouse
-    kit.load("card", "customers", s(D0), [{"customer_no": f"C{i}"} for i in range(1, 5)])
-    kit.load("card", "merchants", s(D0), [{"merchant_id": "M1", "category": "CAFE"}])
+    _customers_and_merchants(kit, M1="CAFE")
     for i in range(2):
         _batch(kit, D0 + timedelta(days=i))
         build_silver(kit.warehouse, D0 + timedelta(days=i))

@@ -235,7 +235,7 @@ def delete_subject_rows(
     return deleted, per
 
 
-def _restore_rollup_rows(warehouse: Path, subjects: list[Subject]) -> int:
+def _restore_rollup_rows(warehouse: Path, customer_nos: list[str]) -> int:
     """The monthly card rollup has no batch lineage: an erasure deletes every row of the
     subjects, later months included. Re-derive just their rows from silver card transactions,
     which the erasure has already cleared of batches <= R (``erase`` handles the rollup after
@@ -245,11 +245,20 @@ def _restore_rollup_rows(warehouse: Path, subjects: list[Subject]) -> int:
     txns = delta.scan(warehouse / "silver" / "card" / "transactions")
     if txns is None:
         return 0
-    mine = txns.filter(pl.col("customer_no").is_in([s.customer_no for s in subjects]))
+    mine = txns.filter(pl.col("customer_no").is_in(customer_nos))
     rows = monthly_rollup(mine).collect().select(list(ROLLUP_SCHEMA.names()))
     if rows.height:
         delta.append(warehouse / ROLLUP, rows)
     return rows.height
+
+
+#: Silver tables derived from the card transactions without batch lineage per row: an erasure
+#: deletes every row of its subjects from them, after every other table, then re-derives the
+#: subjects' rows from the erased transactions (their later batches only).
+DERIVED: dict[str, Callable[[Path, list[str]], int]] = {
+    ROLLUP: _restore_rollup_rows,
+    WINDOW_SPEND: card_window.restore_subject_rows,
+}
 
 
 def scrub(path: Path, change: A.TableChange) -> A.TableChange:
@@ -288,10 +297,8 @@ def erase(
             table, A.TableChange(table, version_before=delta.version(path))
         )
         n, per = delete_subject_rows(path, table, subs, by_affiliate=table == "audit/quarantine")
-        if n and table == ROLLUP:
-            _restore_rollup_rows(wh, subs)
-        if n and table == WINDOW_SPEND:
-            card_window.restore_subject_rows(wh, [s.customer_no for s in subs])
+        if n and table in DERIVED:
+            DERIVED[table](wh, [s.customer_no for s in subs])
         change.rows_deleted += n
         for h, k in per.items():
             per_subject[h][table] = k
@@ -306,11 +313,8 @@ def erase(
     sources = {f"bronze/{aff}/{feed}" for aff in by_aff for feed in SUBJECT_SOURCES}
     tables = {aff: subject_tables(wh, aff) for aff in by_aff}
     window_before = card_window.versions(wh)
-    derived = (ROLLUP, WINDOW_SPEND)
     for aff, subs in sorted(by_aff.items()):
-        # The card aggregates after the other tables: their subjects' later rows are re-derived
-        # from the erased transactions.
-        for table, path in sorted(tables[aff].items(), key=lambda kv: (kv[0] in derived, kv[0])):
+        for table, path in sorted(tables[aff].items(), key=lambda kv: (kv[0] in DERIVED, kv[0])):
             if table not in sources:
                 delete_from(aff, table, path, subs)
     record_suppressions(wh, subjects, now=now)

@@ -304,29 +304,21 @@ def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     return d
 
 
-#: silver/card/window_spend columns reconciled in total with the transactions they sum
-WINDOW_TOTALS = (
-    "spend_30d",
-    "spend_90d",
-    "purchase_count_90d",
-    "cash_advance_90d",
-    "overseas_purchase_90d",
-    "purchase_amount_90d",
-    "net_events_90d",
-    "events_90d",
-)
-
-
-def window_spend_reconciliation(d: Derived, ctx: RunContext) -> Derived:
-    """silver/card/window_spend is carried forward night by night: its totals must equal the
-    same sums over silver card transactions dated in the windows as of D, read afresh. Also
-    derives the key with the unknown merchants' null category spelled out (for ``keys``)."""
-    from dam_pipelines.lib.profile import card_window_sums
-
+def category_key(d: Derived, ctx: RunContext) -> Derived:
+    """The window sums' key part ``category`` with the unknown merchants' null spelled out, so
+    the key check (never null) can run on (customer_no, category)."""
     if "category" in d.df.columns:
         d.df = d.df.with_columns(
             pl.col("category").fill_null("(unknown merchant)").alias("_dq_category")
         )
+    return d
+
+
+def window_spend_reconciliation(d: Derived, ctx: RunContext) -> Derived:
+    """silver/card/window_spend is carried forward night by night: its totals must equal the
+    same sums over silver card transactions dated in the windows as of D, read afresh."""
+    from dam_pipelines.lib.profile import WINDOW_SUMS, card_window_sums
+
     note_version(d, ctx, "silver/card/transactions")
     if ctx.warehouse is None:
         return d
@@ -339,7 +331,7 @@ def window_spend_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     )
     shops = pl.LazyFrame(schema={"merchant_id": pl.Utf8, "category": pl.Utf8})
     exp = card_window_sums(txns, shops, ctx.as_of).collect(engine="streaming")
-    for col in WINDOW_TOTALS:
+    for col in WINDOW_SUMS.names():
         d.rules.append(
             Rule(
                 "window_spend_reconciliation",

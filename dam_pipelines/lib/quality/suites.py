@@ -16,6 +16,7 @@ from functools import cache
 
 import polars as pl
 
+from dam_pipelines.lib.card_window import SCHEMA as WINDOW_SPEND_SCHEMA
 from dam_pipelines.lib.quality import checks as ck
 from dam_pipelines.lib.quality.checks import RunContext
 from dam_pipelines.lib.quality.model import QualityConfig
@@ -327,19 +328,8 @@ ROLLUP_SPEC = TableSpec(
 )
 
 
-WINDOW_SPEND_COLUMNS = (
-    "customer_no",
-    "category",
-    "spend_30d",
-    "spend_90d",
-    "purchase_count_90d",
-    "cash_advance_90d",
-    "overseas_purchase_90d",
-    "purchase_amount_90d",
-    "net_events_90d",
-    "events_90d",
-    "first_business_date",
-)
+#: silver/card/window_spend, the columns its builder writes
+WINDOW_SPEND_COLUMNS = tuple(WINDOW_SPEND_SCHEMA.names())
 
 
 def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
@@ -394,7 +384,7 @@ WINDOW_SPEND_SPEC = TableSpec(
     identifiers=frozenset({"customer_no"}),
     context=("category",),
     rules=window_spend_rules,
-    derive=(ck.window_spend_reconciliation,),
+    derive=(ck.category_key, ck.window_spend_reconciliation),
     description="card window sums feeding the profile, carried forward night by night",
 )
 
