@@ -131,7 +131,7 @@ def _night(settings: Any, d: date, run: str) -> dict[str, Stage]:
         t0 = time.perf_counter()
         profile = customer_profile(profile_inputs(wh, d), d).collect(engine="streaming").rechunk()
         st.profile_s = time.perf_counter() - t0  # type: ignore[attr-defined]
-        trends = card_category_trends(wh, profile.select("gcid", "age_band"), k=k)
+        trends = card_category_trends(wh, profile.select("gcid", "age_band"), d, k=k)
         write_gold(wh, d, profile, trends, k=k)
         st.rows_in = out["silver"].rows_out
         st.rows_out = profile.height + trends.height
@@ -150,10 +150,13 @@ def _night(settings: Any, d: date, run: str) -> dict[str, Stage]:
     return out
 
 
-def _catch_up(settings: Any, d: date, run: str) -> Stage:
+def _catch_up(settings: Any, d: date, run: str, *, gold: bool = False) -> Stage:
     """Bring the history up to D without timing it night by night: ingest every batch dated
     up to D, apply the erasures effective up to D, build silver as of D (what a backfill does;
-    gold and the checks of the skipped nights are not needed by later nights)."""
+    the checks of the skipped nights are not needed by later nights). With ``gold``, gold is
+    built as of D too, as the night of D would have: the night after it then finds the trend
+    cells it would find in production (``lib/trend_cells``)."""
+    from dam_pipelines.lib.gold import build_gold
     from dam_pipelines.lib.governance import make_suppressor
     from dam_pipelines.lib.governance.erasure import apply_erasures
     from dam_pipelines.lib.ingest import ingest_feeds
@@ -167,6 +170,8 @@ def _catch_up(settings: Any, d: date, run: str) -> Stage:
         st.rows_in = st.rows_out = sum(r.rows_loaded for r in reports.values())
         apply_erasures(settings, d, run_id=run, now=now)
         build_silver(settings.warehouse_dir, d)
+        if gold:
+            build_gold(settings.warehouse_dir, d, k=settings.k_anonymity, refresh_silver=False)
     return st
 
 
@@ -735,11 +740,12 @@ def _generate(
 def _catch_up_days(
     settings: Any, done: int, upto: int, out: Callable[[str], None]
 ) -> Iterator[dict[str, Any]]:
-    """Bring days ``done + 1 .. upto`` up a week at a time; one record per chunk."""
+    """Bring days ``done + 1 .. upto`` up a week at a time (gold built on the last); one
+    record per chunk."""
     while done < upto:
         last = min(done + CATCH_UP_CHUNK_DAYS, upto)
         d = START + timedelta(days=last - 1)
-        cu = _catch_up(settings, d, f"bench-catch-up-{d.isoformat()}")
+        cu = _catch_up(settings, d, f"bench-catch-up-{d.isoformat()}", gold=last == upto)
         out(f"caught up days {done + 1}..{last}: {cu.rows_out:,} rows, {cu.wall_s:.1f} s")
         yield {
             "day": last,

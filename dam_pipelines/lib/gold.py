@@ -13,14 +13,15 @@ from dam_pipelines.lib.conform import empty_silver
 from dam_pipelines.lib.profile import AFFILIATES, ProfileInputs, customer_profile
 from dam_pipelines.lib.registry import get_feed
 from dam_pipelines.lib.silver import (
-    ROLLUP,
     WINDOW_SPEND,
     TableResult,
     build_silver,
     silver_as_of,
     silver_keys,
 )
-from dam_pipelines.lib.trends import CELL, TRENDS_SCHEMA, category_trends
+from dam_pipelines.lib.trends import people as card_people
+from dam_pipelines.lib.trends import publish
+from dam_pipelines.lib.trends import shops as card_shops
 
 log = logging.getLogger("dam_pipelines")
 
@@ -60,30 +61,24 @@ def profile_inputs(warehouse: Path, as_of: date) -> ProfileInputs:
     )
 
 
-def card_category_trends(warehouse: Path, age_bands: pl.DataFrame, *, k: int) -> pl.DataFrame:
-    """The trend cells, one month of the rollup at a time (cells never span months).
+def card_category_trends(
+    warehouse: Path, age_bands: pl.DataFrame, as_of: date, *, k: int
+) -> pl.DataFrame:
+    """The published trend cells as of ``as_of`` (``age_bands``: gcid -> age band as of D).
 
-    Memory stays bounded by one month of ``silver/card/transactions_monthly`` whatever the
-    length of the history; the as-of-D lookups are read once.
+    Months of ``silver/card/transactions_monthly`` whose rows did not change are carried
+    forward from the last build by the persons and merchants whose attributes changed; the
+    others are recomputed, one month at a time (:mod:`~dam_pipelines.lib.trend_cells`).
     """
-    cards = _silver(warehouse, "card", "customers").select("customer_no", "gcid").collect()
-    shops = (
-        _silver(warehouse, "card", "merchants")
-        .select("merchant_id", "sido_code", "category")
-        .collect()
-    )
-    path = warehouse / ROLLUP
-    frames = [pl.DataFrame(schema=TRENDS_SCHEMA)]
-    for month in sorted(delta.partition_files(path, "month")):
-        rollup = delta.scan_partitions(path, "month", [month])
-        assert rollup is not None
-        frames.append(
-            category_trends(rollup, cards.lazy(), age_bands.lazy(), shops.lazy(), k=k).collect(
-                engine="streaming"
-            )
-        )
-    out = pl.concat(frames, how="vertical")
-    return out.select([pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]).sort(CELL).rechunk()
+    from dam_pipelines.lib.trend_cells import build_cells
+
+    people = card_people(
+        _silver(warehouse, "card", "customers").select("customer_no", "gcid", "business_date"),
+        age_bands.lazy(),
+    ).collect()
+    shops = card_shops(_silver(warehouse, "card", "merchants")).collect()
+    cells = build_cells(warehouse, people, shops, as_of.isoformat()).cells
+    return publish(cells.lazy(), k=k).collect().rechunk()
 
 
 def ensure_silver(warehouse: Path, as_of: date, refresh: bool = False) -> None:
@@ -103,7 +98,7 @@ def gold_frames(warehouse: Path, as_of: date, *, k: int = 5) -> tuple[pl.DataFra
         .collect(engine="streaming")
         .rechunk()  # one chunk: written in this order
     )
-    trends = card_category_trends(warehouse, profile.select("gcid", "age_band"), k=k)
+    trends = card_category_trends(warehouse, profile.select("gcid", "age_band"), as_of, k=k)
     return profile, trends
 
 

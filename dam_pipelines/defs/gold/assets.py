@@ -15,9 +15,11 @@ from dam_pipelines.defs.silver.assets import silver_keys
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.gold import PROFILE, TRENDS, ensure_silver, gold_frames, write_gold
 from dam_pipelines.lib.lock import warehouse_lock
+from dam_pipelines.lib.trend_cells import PEOPLE
 
 PROFILE_KEY = dg.AssetKey(PROFILE.split("/"))
 TRENDS_KEY = dg.AssetKey(TRENDS.split("/"))
+PEOPLE_KEY = dg.AssetKey(PEOPLE.split("/"))
 
 #: Non-identifying profile columns shown in the asset preview.
 PROFILE_PREVIEW = [
@@ -76,6 +78,17 @@ def _combinations(path) -> dg.MetadataValue | None:
             "cells with fewer than k distinct customers are not published (contract §6).",
             metadata=catalog_metadata(TRENDS),
         ),
+        dg.AssetSpec(
+            key=PEOPLE_KEY,
+            group_name="silver",
+            deps=[dg.AssetKey(["silver", "card", "customers"])],
+            tags={"affiliate": "card"},
+            kinds={"delta", "polars"},
+            description="Card customers with the gcid and age band the trend cells were last "
+            "counted with: what lets the trends carry unchanged months forward (written with "
+            "the trends; erased with the card affiliate's customers).",
+            metadata=catalog_metadata(PEOPLE),
+        ),
     ],
     partitions_def=daily,
 )
@@ -106,6 +119,11 @@ def gold_build(
     if pv is not None:
         meta["preview"] = pv
     yield dg.MaterializeResult(asset_key=PROFILE_KEY, metadata=meta)
+    people_path = settings.table_path(*PEOPLE_KEY.path)
+    yield dg.MaterializeResult(
+        asset_key=PEOPLE_KEY,
+        metadata={**table_metadata(people_path), "as_of_date": as_of.isoformat()},
+    )
     trends_path = settings.table_path(*TRENDS_KEY.path)
     yield dg.MaterializeResult(
         asset_key=TRENDS_KEY,

@@ -188,6 +188,7 @@ def _declared(s: Settings) -> list[_Table]:
     from dam_pipelines.lib.card_window import SCHEMA as WINDOW_SPEND_SCHEMA
     from dam_pipelines.lib.governance.marketing import AUDIENCE_SCHEMA
     from dam_pipelines.lib.silver import ROLLUP, WINDOW_SPEND
+    from dam_pipelines.lib.trend_cells import PEOPLE, PEOPLE_SCHEMA
 
     out += [
         _Table(
@@ -203,6 +204,13 @@ def _declared(s: Settings) -> list[_Table]:
             "card sums of the profile's 30d/90d windows per customer and merchant category as of D",
             "carried forward from silver/card/transactions every night; follows its erasures",
             dict(WINDOW_SPEND_SCHEMA),
+        ),
+        _Table(
+            PEOPLE,
+            "card",
+            "card customers with the gcid and age band the trend cells were last counted with",
+            "rewritten by every gold build; follows the card erasures",
+            dict(PEOPLE_SCHEMA),
         ),
         _Table(
             "gold/customer_profile",
