@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -16,6 +16,22 @@ from dam_pipelines.settings import Settings
 _DUCK = {pl.Utf8: "VARCHAR", pl.Date: "DATE", pl.Int64: "BIGINT", pl.Int32: "INTEGER"}
 
 
+def parquet_source(path: Path, files: Sequence[str] | None = None) -> str | None:
+    """A DuckDB ``read_parquet(...)`` over live data files of the Delta table at ``path`` (all
+    of them by default), partition columns typed from the folder names; None without files."""
+    files = delta.file_paths(path) if files is None else files
+    if not files:
+        return None
+    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    parts = delta.partition_columns(path)
+    hive = "hive_partitioning = false"
+    if parts:
+        schema_of = delta.empty_frame(path).schema
+        types = ", ".join(f"'{c}': '{_DUCK.get(schema_of[c], 'VARCHAR')}'" for c in parts)
+        hive = f"hive_partitioning = true, hive_types = {{{types}}}"
+    return f"read_parquet([{listing}], {hive}, union_by_name = true)"
+
+
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view ``<layer>.<table>`` for each table of the warehouse.
 
@@ -26,16 +42,8 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     for key, path in find_tables(warehouse).items():
         schema, name = view_name(key)
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        files = delta.file_paths(path)
-        if files:
-            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            parts = delta.partition_columns(path)
-            hive = "hive_partitioning = false"
-            if parts:
-                schema_of = delta.empty_frame(path).schema
-                types = ", ".join(f"'{c}': '{_DUCK.get(schema_of[c], 'VARCHAR')}'" for c in parts)
-                hive = f"hive_partitioning = true, hive_types = {{{types}}}"
-            source = f"read_parquet([{listing}], {hive}, union_by_name = true)"
+        source = parquet_source(path)
+        if source is not None:
             con.execute(f'CREATE VIEW "{schema}"."{name}" AS SELECT * FROM {source}')
         else:
             empty = delta.empty_frame(path)

@@ -261,6 +261,11 @@ class GxSession:
         self._pool.shutdown(wait=True)
 
     def __post_init__(self) -> None:
+        # GE's import and context (about 3 s of Python in a fresh run process) are the
+        # worker's first job: the polars checks start meanwhile instead of waiting for them.
+        self.submit(self._start)
+
+    def _start(self) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
