@@ -151,6 +151,7 @@ def overwrite(
     partition_by: Sequence[str] | None = None,
     configuration: Mapping[str, str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    writer_properties: WriterProperties | None = None,
 ) -> int:
     """Replace the whole table content with ``df`` (schema replaced too). Returns the version."""
     commit = _commit(metadata)
@@ -162,7 +163,7 @@ def overwrite(
         schema_mode="overwrite",
         partition_by=list(partition_by or []) or None,
         configuration=dict(configuration or {}) if not exists(path) else None,
-        writer_properties=WRITER,
+        writer_properties=writer_properties or WRITER,
         commit_properties=commit,
     )
     return DeltaTable(str(path)).version()

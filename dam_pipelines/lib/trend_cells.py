@@ -138,10 +138,9 @@ def save_cache(
     base.parent.mkdir(parents=True, exist_ok=True)
     build.cells.write_parquet(_side_file(warehouse, token, "cells"))
     shops.write_parquet(_side_file(warehouse, token, "shops"))
-    delta.replace_where(
+    delta.overwrite(
         warehouse / PEOPLE,
         people.with_columns(pl.lit(token).alias("build")).select(PEOPLE_SCHEMA.names()),
-        "true",
         configuration=PEOPLE_CONFIG,
         metadata={"dam.as_of": as_of_iso},
         writer_properties=PEOPLE_WRITER,

@@ -160,6 +160,4 @@ def category_trends(
     ``age_bands``: gcid -> age_band as of D; ``merchants``: merchant_id -> sido_code
     (normalized) and category as of D.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     return publish(cell_counts(rollup, people(card_customers, age_bands), shops(merchants)), k=k)
