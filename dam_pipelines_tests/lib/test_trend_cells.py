@@ -262,3 +262,25 @@ def test_add_cells_adds_subtracts_and_refuses_to_go_negative() -> None:
     assert_frame_equal(got.sort(CELL), cells([("CAFE", 4, 7, 520)]))
     with pytest.raises(ValueError, match="negative"):
         add_cells(base, cells([]), cells([("FUEL", 2, 1, 10)]))
+
+
+def test_the_purge_leaves_the_cache_exact(kit: BronzeKit, settings: Settings) -> None:
+    """The weekly purge vacuums every table (the people table too) and deletes what the
+    retention rules expire: the next night still equals a recompute, and months whose rollup
+    files the purge did not rewrite are still carried forward."""
+    from dam_pipelines.lib.governance.retention import run_purge
+
+    kit.load("card", "customers", s(D0), [_customer(f"C{i}", f"p{i}") for i in range(1, 4)])
+    kit.load("card", "merchants", s(D0), [{"merchant_id": m} for m in ("M1", "M2", "M3")])
+    _batch(kit, D0, ["C1", "C2", "C3"])
+    _night(kit, {"day": D0})
+    feb = date(2026, 2, 5)
+    _batch(kit, feb, ["C1", "C2"])
+    _night(kit, {"day": feb})
+    people_version = delta.version(kit.warehouse / PEOPLE)
+    assert run_purge(settings, feb).verified
+    assert delta.version(kit.warehouse / PEOPLE) != people_version  # vacuumed
+    assert load_cache(kit.warehouse) is not None
+    night = feb + timedelta(days=1)
+    _batch(kit, night, ["C3"])
+    assert _night(kit, {"day": night})["carried"] == ["2026-01"]
