@@ -308,6 +308,7 @@ def _column_description(t: _Table, name: str) -> str:
         "customer_no": "the affiliate's own customer number (pseudonymous outside the affiliate)",
         "subject_hash": "HMAC-SHA256 of 'affiliate|customer_no': an erased customer, unreadable",
         "event_date": "KST calendar date of the event time",
+        "build": "token of the gold build that wrote the row (ties it to the trend cells' cache)",
     }.get(name, "")
 
 
