@@ -58,7 +58,6 @@ PEOPLE_SCHEMA = pl.Schema(
         "build": pl.Utf8(),
     }
 )
-SHOPS_SCHEMA = pl.Schema({"merchant_id": pl.Utf8(), "sido_code": pl.Utf8(), "category": pl.Utf8()})
 #: No identifier in the log statistics; no dictionary for the near-unique keys.
 PEOPLE_CONFIG = delta.table_config(["age_band", "business_date", "build"])
 PEOPLE_WRITER = delta.bulk_writer(["customer_no", "gcid"])
@@ -163,14 +162,19 @@ def save_cache(
             os.remove(old)
 
 
+def _differing(old: pl.DataFrame, new: pl.DataFrame, key: str, values: list[str]) -> pl.Series:
+    """Keys whose ``values`` differ between ``old`` and ``new`` (a key in one only included)."""
+    both = old.select(key, *values).join(
+        new.select(key, *values), on=key, how="full", coalesce=True, suffix="_new"
+    )
+    same = pl.all_horizontal(pl.col(v).eq_missing(pl.col(f"{v}_new")) for v in values)
+    return both.filter(~same)[key]
+
+
 def changed_customers(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Customer numbers whose gcid or age band differ between the people ``old`` and ``new``
     (present in one only included)."""
-    both = old.join(new, on="customer_no", how="full", coalesce=True, suffix="_new")
-    same = pl.col("gcid").eq_missing(pl.col("gcid_new")) & pl.col("age_band").eq_missing(
-        pl.col("age_band_new")
-    )
-    return both.filter(~same).select("customer_no")
+    return _differing(old, new, "customer_no", ["gcid", "age_band"]).to_frame()
 
 
 def whole_persons(customers: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame) -> pl.Series:
@@ -188,11 +192,7 @@ def whole_persons(customers: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame)
 
 def changed_merchants(old: pl.DataFrame, new: pl.DataFrame) -> pl.Series:
     """Merchants whose (sido, category) differ between ``old`` and ``new`` (or known in one)."""
-    both = old.join(new, on="merchant_id", how="full", coalesce=True, suffix="_new")
-    same = pl.col("sido_code").eq_missing(pl.col("sido_code_new")) & pl.col("category").eq_missing(
-        pl.col("category_new")
-    )
-    return both.filter(~same)["merchant_id"]
+    return _differing(old, new, "merchant_id", ["sido_code", "category"])
 
 
 def _month(warehouse: Path, month: str) -> pl.LazyFrame:
