@@ -26,6 +26,7 @@ from dam_pipelines_tests.quality import kit
 TXNS = "silver/card/transactions"
 PROFILE = "gold/customer_profile"
 TRENDS = "gold/card_category_trends"
+WINDOW = "silver/card/window_spend"
 
 
 def failed(outcomes) -> set[tuple[str, str]]:
@@ -145,6 +146,15 @@ PLANTED = {
         [PROFILE],
         {(PROFILE, "card_spend_reconciliation")},
     ),
+    # the carried-forward window sums drift from the transactions (one per column checked)
+    **{
+        f"window_{col}": (
+            _edit(WINDOW, lambda df, col=col: _row(df, 0, **{col: df[col][0] + 7})),
+            [WINDOW],
+            {(WINDOW, "window_spend_reconciliation")},
+        )
+        for col in ("spend_30d", "overseas_purchase_90d", "net_events_90d", "events_90d")
+    },
     "batch_reconciliation": (
         _ledger("transactions", lambda b: b.with_columns(pl.col("rows_read") + 3)),
         [TXNS],
@@ -306,6 +316,47 @@ def test_a_key_repeated_outside_the_checked_dates_still_fails(warehouse: Path):
     (keys,) = [o for o in check(warehouse, [TXNS]) if o.check == "keys"]
     assert not keys.passed and keys.offending_rows == 1
     assert "look-back" in keys.expectation + keys.detail
+
+
+@pytest.mark.parametrize("which", ["min", "max"])
+def test_the_smallest_and_largest_checked_keys_repeated_in_the_look_back_still_fail(
+    warehouse: Path, which: str
+):
+    """The look-back is read only within the checked keys' range: its bounds are inside."""
+    txns = kit.read(warehouse, TXNS)
+    _night_of(warehouse, [kit.D.isoformat()])
+    from dam_pipelines.lib.quality.runner import check_scope
+
+    scope = check_scope(warehouse, TXNS, kit.D, QualityConfig())
+    assert scope is not None
+    checked = txns.filter(pl.col("event_date").cast(pl.Utf8).is_in(scope))
+    edge = getattr(checked["approval_no"], which)()
+    copy = checked.filter(pl.col("approval_no") == edge).with_columns(
+        pl.lit(kit.D - timedelta(days=20)).alias("event_date")
+    )
+    kit.replace_table(warehouse, TXNS, pl.concat([txns, copy]))
+    _night_of(warehouse, [kit.D.isoformat()])
+    (keys,) = [o for o in check(warehouse, [TXNS]) if o.check == "keys"]
+    assert not keys.passed and keys.offending_rows == 1
+
+
+def test_the_window_sums_in_sql_equal_the_window_sums_in_polars(warehouse: Path):
+    """The reconciliations' DuckDB sums are an independent formulation of the window sums."""
+    from dam_pipelines.lib.profile import WINDOW_SUMS, card_window_sums
+    from dam_pipelines.lib.quality.checks import RunContext, card_window_query
+
+    ctx = RunContext(warehouse, kit.D, QualityConfig())
+    txns = delta.scan(warehouse / TXNS)
+    shops = delta.scan(warehouse / "silver" / "card" / "merchants")
+    assert txns is not None and shops is not None
+    expected = card_window_sums(txns, shops, kit.D).collect()
+    per_customer = card_window_query(ctx, WINDOW_SUMS.names(), per_customer=True)
+    totals = card_window_query(ctx, WINDOW_SUMS.names())
+    assert per_customer is not None and totals is not None and totals.height == 1
+    mine = expected.group_by("customer_no").agg(pl.col(WINDOW_SUMS.names()).sum())
+    assert mine.sort("customer_no").equals(per_customer.sort("customer_no"))
+    for col in WINDOW_SUMS.names():
+        assert totals[col][0] == expected[col].sum() != 0, col
 
 
 def test_a_key_of_several_columns_flags_every_copy_and_nothing_else():
