@@ -270,7 +270,9 @@ def _as_text(s: pl.Series, name: str) -> pl.Series:
 def read_parquet_part(name: str, data: bytes, columns: Sequence[str] | None = None) -> Part:
     """Read one parquet part; the ``columns`` asked for are rendered as text."""
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose import
+        # (pandas with it) cost the night's ingestion 0.3 s.
+        table = pq.ParquetFile(pa.BufferReader(data)).read()
     except Exception as exc:  # any unreadable file: pyarrow raises several types
         raise _decode_error(name, f"not a readable parquet file ({type(exc).__name__})") from None
     names = tuple(table.column_names)

@@ -21,7 +21,7 @@ from dam_pipelines.lib import delta
 from dam_pipelines.lib.quality.model import QualityConfig
 from dam_pipelines.lib.quality.rules import Op, Rule
 from dam_pipelines.lib.registry import FEEDS, Feed, Kind
-from dam_pipelines.lib.silver import MOVED_EVENT_LOOKBACK_DAYS
+from dam_pipelines.lib.silver import MOVED_EVENT_LOOKBACK_DAYS, rows_with_keys_of
 
 BATCHES = "audit/batches"
 CURRENT = ("LOADED", "SKIPPED")  # SKIPPED: a re-delivery of the loaded revision (same counts)
@@ -124,25 +124,13 @@ def key_beyond_scope(feed: Feed) -> Derivation:
             if lo.isoformat() <= p <= ctx.as_of.isoformat() and p not in inside
         ]
         lf = delta.scan_partitions(path, "event_date", others) if others else None
-        seen = pl.DataFrame(schema={k: d.df.schema[k] for k in keys})
-        if lf is not None and d.df.height:
-            # Only the checked keys that also occur elsewhere are kept (a semi join against the
-            # checked rows: normally none), instead of every distinct key of the look-back. A
-            # key outside the checked keys' range cannot be one of them: the range filter
-            # lets the reader skip row groups by their statistics (keys that grow with time,
-            # as approval numbers do, skip most of the look-back).
-            in_range = [
-                pl.col(k).is_between(pl.lit(d.df[k].min()), pl.lit(d.df[k].max()))
-                for k in keys
-                if d.df[k].null_count() < d.df.height
-            ]
-            look_back = lf.select(keys)
-            seen = (
-                (look_back.filter(*in_range) if in_range else look_back)
-                .join(d.df.lazy().select(keys), on=keys, how="semi")
-                .unique()
-                .collect(engine="streaming")
-            )
+        seen = (
+            # Only the checked keys that also occur elsewhere (normally none), instead of
+            # every distinct key of the look-back.
+            rows_with_keys_of(lf, keys, d.df).unique()
+            if lf is not None and d.df.height
+            else pl.DataFrame(schema={k: d.df.schema[k] for k in keys})
+        )
         if seen.height:
             d.df = d.df.join(
                 seen.with_columns(pl.lit(False).alias(flag)),
