@@ -53,10 +53,10 @@ def bulk_writer(
     )
 
 
-#: Writer properties for the copy-on-write rewrites of erasure and retention: the files they
-#: rewrite (mostly bronze, written with :func:`bulk_writer`) are rewritten alike, zstd level 1
-#: and column-chunk statistics (about a tenth faster than :data:`WRITER` on a 90-partition
-#: snapshot table).
+#: Writer properties for copy-on-write rewrites (MERGE and DELETE: erasure, retention, upserts):
+#: the files they rewrite (mostly bronze, written with :func:`bulk_writer`) are rewritten
+#: alike, zstd level 1 and column-chunk statistics (about a tenth faster than :data:`WRITER`
+#: on a 90-partition snapshot table).
 REWRITE = bulk_writer(page_statistics=False)
 
 
@@ -174,6 +174,11 @@ def overwrite(
         commit_properties=commit,
     )
     return DeltaTable(str(path)).version()
+
+
+def set_properties(path: Path, properties: Mapping[str, str]) -> None:
+    """Set table properties of an existing table (one commit; no data file is touched)."""
+    DeltaTable(str(path)).alter.set_table_properties(dict(properties), raise_if_not_exists=False)
 
 
 def append(
@@ -304,24 +309,51 @@ def scan_partitions(path: Path, column: str, values: Sequence[str]) -> pl.LazyFr
     """Like :func:`scan`, but over the live files of the listed partitions of ``column`` only."""
     if not exists(path):
         return None
-    dt = DeltaTable(str(path))
-    empty = _empty(dt)
     wanted = set(values)
     files = [
-        f"{str(path).rstrip('/')}/{file}"
+        file
         for value, paths in partition_files(path, column).items()
         if value in wanted
         for file in paths
     ]
+    return _scan_files(path, DeltaTable(str(path)), files)
+
+
+def scan_holding(path: Path, column: str, values: Sequence[Any]) -> pl.LazyFrame | None:
+    """Like :func:`scan`, but over the live files that may hold a row whose ``column`` is one
+    of ``values`` by their statistics in the log (min/max; a file without them is kept).
+
+    The rows are not filtered: the caller filters (the files hold other values too).
+    """
+    if not exists(path):
+        return None
+    dt = DeltaTable(str(path))
+    actions = pa.table(dt.get_add_actions(flatten=True)).to_pydict()
+    paths = actions.get("path", [])
+    lows = actions.get(f"min.{column}", [None] * len(paths))
+    highs = actions.get(f"max.{column}", [None] * len(paths))
+    files = [
+        file
+        for file, lo, hi in zip(paths, lows, highs, strict=True)
+        if lo is None or hi is None or any(lo <= v <= hi for v in values)
+    ]
+    return _scan_files(path, dt, files)
+
+
+def _scan_files(path: Path, dt: DeltaTable, files: Sequence[str]) -> pl.LazyFrame:
+    """Scan the given live files (paths relative to the table root), partition columns
+    from the folder names, in the table's column order."""
+    empty = _empty(dt)
     if not files:
         return empty.lazy()
     partition_cols = dt.metadata().partition_columns
     lf = pl.scan_parquet(
-        files,
-        hive_partitioning=True,
-        hive_schema={c: empty.schema[c] for c in partition_cols},
+        [f"{str(path).rstrip('/')}/{file}" for file in files],
+        hive_partitioning=bool(partition_cols),
+        hive_schema={c: empty.schema[c] for c in partition_cols} if partition_cols else None,
         missing_columns="insert",
         extra_columns="ignore",
+        schema=empty.schema if not partition_cols else None,
     )
     return lf.select(empty.columns)
 

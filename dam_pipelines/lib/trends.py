@@ -3,8 +3,8 @@
 Cells are (month of event date, merchant sido, merchant category, customer age band) over
 PURCHASE and CANCEL events dated up to D. Merchant and customer attributes are those as of D,
 so every cell can change any night; the nightly work reads the compact monthly rollup
-``silver/card/transactions_monthly`` (one row per month, customer and merchant) rather than
-every transaction ever made.
+``silver/card/transactions_monthly`` (one row per month, customer, merchant and delivering
+batch) rather than every transaction ever made.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ ROLLUP_SCHEMA = pl.Schema(
         "month": pl.Utf8(),
         "customer_no": pl.Utf8(),
         "merchant_id": pl.Utf8(),
+        # the batch that delivered the events (silver's ``business_date``): a night adds the
+        # rows of its own batches and rewrites nothing; an erasure deletes by batch lineage
+        "business_date": pl.Date(),
         "purchase_count": pl.Int64(),
         "purchase_amount": pl.Int64(),
         "cancel_count": pl.Int64(),
@@ -39,10 +42,16 @@ CELL = ["month", "sido_code", "category", "age_band"]
 
 
 def monthly_rollup(transactions: pl.LazyFrame) -> pl.LazyFrame:
-    """PURCHASE and CANCEL of silver transactions per (month, customer_no, merchant_id).
+    """PURCHASE and CANCEL of silver transactions per (month, customer_no, merchant_id,
+    business_date): the month of the event, the batch that delivered it.
 
     A row exists only when the customer had at least one such event there that month, which
     is what "distinct customers having any such event" needs. CASH_ADVANCE is left out.
+    The batch keeps the lineage of the rows, so a night appends the rows of its batches
+    (their business dates are new) instead of rewriting the month, and an erasure deletes
+    the rows of batches up to its date as it does in the transactions. A customer's events
+    at one merchant in one month span several rows when several batches delivered them:
+    sums and distinct customers are unchanged by that.
     """
     t = pl.col("txn_type")
     purchase, cancel = t == "PURCHASE", t == "CANCEL"
@@ -53,7 +62,10 @@ def monthly_rollup(transactions: pl.LazyFrame) -> pl.LazyFrame:
     return (
         transactions.filter(purchase | cancel)
         .group_by(
-            pl.col("event_date").dt.month_start().alias("_month"), "customer_no", "merchant_id"
+            pl.col("event_date").dt.month_start().alias("_month"),
+            "customer_no",
+            "merchant_id",
+            "business_date",
         )
         .agg(
             purchase.sum().cast(pl.Int64).alias("purchase_count"),

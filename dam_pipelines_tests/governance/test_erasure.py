@@ -373,90 +373,57 @@ def test_targeted_proof_searches_every_column_of_the_files_the_erasure_wrote(era
     assert "every text column of" in rewritten.detail() and C not in rewritten.detail()
 
 
-def test_rollup_without_lineage_keeps_only_what_the_erased_transactions_give(
-    settings: Settings,
-) -> None:
-    """silver/card/transactions_monthly has no batch date: every row of C goes, then C's rows
-    are re-derived from the already erased silver transactions (later batches only); the
-    other customers' rows and the rollup's build state stay."""
+def test_rollup_is_erased_by_batch_lineage_like_the_transactions(settings: Settings) -> None:
+    """silver/card/transactions_monthly carries the batch that delivered its rows: C's rows of
+    batches dated up to R go, C's later batch stays (new data), other customers' rows and the
+    rollup's build state stay; what is left equals the rollup of the erased transactions, and
+    the proof passes with C's later row in place."""
     from dam_pipelines.lib.silver import state_path, write_state
-    from dam_pipelines.lib.trends import monthly_rollup
+    from dam_pipelines.lib.trends import ROLLUP_SCHEMA, monthly_rollup
 
     build(settings)
     rollup = settings.table_path("silver", "card", "transactions_monthly")
-    delta.overwrite(
-        rollup,
-        pl.DataFrame(
-            {
-                "month": ["2025-12", "2026-01", "2026-02", "2026-01"],
-                "customer_no": [C, C, C, "C000018"],
-                "merchant_id": ["M"] * 4,
-                "purchase_count": [1, 1, 1, 1],
-                "purchase_amount": [1, 2, 3, 4],
-                "cancel_count": [0] * 4,
-                "cancel_amount": [0] * 4,
-            }
-        ),
-        partition_by=["month"],
-    )
-    write_state(settings.warehouse_dir, "silver/card/transactions_monthly", {"as_of": "2026-01-04"})
     txn_path = settings.table_path("silver", "card", "transactions")
     silver_txns = delta.read(txn_path)
     extra = pl.DataFrame(
         {
-            "approval_no": ["Y1", "Y2"],
-            "customer_no": [C, C],
-            "txn_type": ["PURCHASE", "PURCHASE"],
-            "merchant_id": ["M", "M"],
-            "amount": [5, 7],
-            "event_date": [date(2026, 1, 2), date(2026, 1, 4)],
-            "business_date": [date(2026, 1, 2), date(2026, 1, 4)],  # before R, after R
+            "approval_no": ["Y1", "Y2", "Y3"],
+            "customer_no": [C, C, "C000018"],
+            "txn_type": ["PURCHASE"] * 3,
+            "merchant_id": ["M"] * 3,
+            "amount": [5, 7, 4],
+            "event_date": [date(2026, 1, 2), date(2026, 1, 2), date(2026, 1, 2)],
+            # before R, after R (a late event of the same month), another customer before R
+            "business_date": [date(2026, 1, 2), date(2026, 1, 4), date(2026, 1, 2)],
         }
     )
     with_type = silver_txns.with_columns(
         pl.lit("PURCHASE").alias("txn_type"), pl.lit("M").alias("merchant_id")
     )
-    delta.overwrite(
-        txn_path,
-        pl.concat([with_type, extra.select(with_type.columns).cast(with_type.schema)]),
-        partition_by=["event_date"],
-    )
+    txns = pl.concat([with_type, extra.select(with_type.columns).cast(with_type.schema)])
+    delta.overwrite(txn_path, txns, partition_by=["event_date"])
+    before = monthly_rollup(txns.lazy()).collect().select(ROLLUP_SCHEMA.names())
+    delta.overwrite(rollup, before, partition_by=["month"])
+    write_state(settings.warehouse_dir, "silver/card/transactions_monthly", {"as_of": "2026-01-04"})
+    mine = before.filter(pl.col("customer_no") == C)
+    assert mine["business_date"].to_list().count(date(2026, 1, 4)) == 1  # the later batch
+    assert (mine["business_date"] <= date.fromisoformat(R)).any()
     report = apply_erasures(settings, D)
     assert report.verified
+    assert report.changes["silver/card/transactions_monthly"].rows_deleted == (
+        mine.filter(pl.col("business_date") <= date.fromisoformat(R)).height
+    )
     left = delta.read(rollup)
-    txns = delta.scan(settings.table_path("silver", "card", "transactions"))
-    kept = monthly_rollup(txns.filter(pl.col("customer_no") == C)).collect()
-    assert txns.filter(pl.col("customer_no") == C).collect().height > 0  # later batches
-    assert kept.height > 0
-    assert (
-        left.filter(pl.col("customer_no") == C)
-        .sort("month", "merchant_id")
-        .equals(kept.sort("month", "merchant_id"))
+    erased = delta.scan(txn_path)
+    assert erased is not None
+    expected = monthly_rollup(erased).collect().select(ROLLUP_SCHEMA.names())
+    key = ["month", "customer_no", "merchant_id", "business_date"]
+    assert left.sort(key).equals(expected.sort(key))
+    assert left.filter(pl.col("customer_no") == C)["business_date"].to_list() == [date(2026, 1, 4)]
+    assert left.filter(pl.col("customer_no") != C).height == (
+        before.filter(pl.col("customer_no") != C).height
     )
-    assert left.filter(pl.col("customer_no") != C)["customer_no"].to_list() == ["C000018"]
     assert state_path(settings.warehouse_dir, "silver/card/transactions_monthly").exists()
-    # a rebuilt rollup holding C's later month (new data) is no leftover for the proof
-    delta.overwrite(
-        rollup,
-        pl.concat(
-            [
-                left,
-                pl.DataFrame(
-                    {
-                        "month": ["2026-02"],
-                        "customer_no": [C],
-                        "merchant_id": ["M"],
-                        "purchase_count": [1],
-                        "purchase_amount": [9],
-                        "cancel_count": [0],
-                        "cancel_amount": [0],
-                    }
-                ),
-            ]
-        ),
-    )
-    delta.vacuum_now(rollup)
-    assert prove_erased(settings.warehouse_dir, [_subject(settings)]).verified
 
 
 def test_card_window_rows_of_the_erased_are_rederived_and_the_window_moves_on(

@@ -24,7 +24,7 @@ from dam_pipelines.lib.asof import (
 from dam_pipelines.lib.conform import bronze_schema, silver_schema
 from dam_pipelines.lib.gold import PROFILE, TRENDS, build_gold
 from dam_pipelines.lib.registry import FEEDS, get_feed
-from dam_pipelines.lib.silver import ROLLUP, build_silver, silver_keys
+from dam_pipelines.lib.silver import ROLLUP, build_silver, read_state, silver_keys, write_state
 from dam_pipelines_tests.bronzekit import BronzeKit, gcid
 
 D = date(2026, 3, 10)
@@ -360,7 +360,7 @@ def test_silver_tables_keep_person_keys_out_of_the_delta_log(kit: BronzeKit) -> 
         )
 
 
-def test_rollup_is_per_month_customer_and_merchant(kit: BronzeKit) -> None:
+def test_rollup_is_per_month_customer_merchant_and_batch(kit: BronzeKit) -> None:
     kit.load(
         "card",
         "transactions",
@@ -372,11 +372,15 @@ def test_rollup_is_per_month_customer_and_merchant(kit: BronzeKit) -> None:
             _txn("A4", -8, 5000, merchant_id="M1", txn_type="CASH_ADVANCE"),
         ],
     )
+    # a later batch with a late event of the same month, customer and merchant: its own row
+    kit.load("card", "transactions", "2026-03-04", [_txn("A5", -7, 20, merchant_id="M1")])
     build_silver(kit.warehouse, D)
-    got = read(kit, ROLLUP).sort("month")
+    got = read(kit, ROLLUP).sort("month", "business_date")
+    first, later = date(2026, 3, 2), date(2026, 3, 4)
     assert got.rows() == [
-        ("2026-02", "C1", "M1", 1, 100, 0, 0),
-        ("2026-03", "C1", "M1", 1, 10, 1, 1),
+        ("2026-02", "C1", "M1", first, 1, 100, 0, 0),
+        ("2026-03", "C1", "M1", first, 1, 10, 1, 1),
+        ("2026-03", "C1", "M1", later, 1, 20, 0, 0),
     ]
 
 
@@ -388,14 +392,16 @@ def _rollup_of_silver(kit: BronzeKit) -> pl.DataFrame:
     from dam_pipelines.lib.trends import monthly_rollup
 
     txns = read(kit, "silver/card/transactions").lazy()
-    return monthly_rollup(txns).collect().sort("month", "customer_no", "merchant_id")
+    return (
+        monthly_rollup(txns).collect().sort("month", "customer_no", "merchant_id", "business_date")
+    )
 
 
 def test_rollup_adds_the_new_batches_and_recomputes_when_anything_else_wrote(
     kit: BronzeKit,
 ) -> None:
-    """The usual night adds the new batch's rows to their months (new keys become rows,
-    existing keys are summed); when the transactions table was written by anything else
+    """The usual night appends the new batch's rows to their months (rows of a new batch:
+    no existing row changes); when the transactions table was written by anything else
     between its append and the rollup's build, the months are recomputed instead."""
     from dam_pipelines.lib.silver import build_silver_table, build_transactions_monthly
 
@@ -411,20 +417,31 @@ def test_rollup_adds_the_new_batches_and_recomputes_when_anything_else_wrote(
         "transactions",
         s(-1),
         [
-            _txn("A3", -1, 7, merchant_id="M1"),  # same key as A2's row: summed
-            _txn("A4", -1, 3, merchant_id="M2"),  # a new key: a new row
+            _txn("A3", -1, 7, merchant_id="M1"),  # A2's month and merchant: a row of its own
+            _txn("A4", -1, 3, merchant_id="M2"),
             _txn("A5", -1, 2, merchant_id="M1", txn_type="CANCEL", original_approval_no="A2"),
         ],
     )
+    files_before = set(delta.live_files(kit.warehouse / ROLLUP))
+    state_before = read_state(kit.warehouse, ROLLUP)
     roll = build_silver(kit.warehouse, d(-1))[ROLLUP].metadata
     assert roll["added_months"] == ["2026-03"] and roll["recomputed_months"] == []
-    got = read(kit, ROLLUP).sort("month", "customer_no", "merchant_id")
+    assert files_before <= set(delta.live_files(kit.warehouse / ROLLUP))  # nothing rewritten
+    got = read(kit, ROLLUP).sort("month", "customer_no", "merchant_id", "business_date")
     assert got.rows() == [
-        ("2026-03", "C1", "M1", 2, 17, 1, 2),
-        ("2026-03", "C1", "M2", 1, 3, 0, 0),
-        ("2026-03", "C1", "M3", 1, 100, 0, 0),
+        ("2026-03", "C1", "M1", d(-2), 1, 10, 0, 0),
+        ("2026-03", "C1", "M1", d(-1), 1, 7, 1, 2),
+        ("2026-03", "C1", "M2", d(-1), 1, 3, 0, 0),
+        ("2026-03", "C1", "M3", d(-2), 1, 100, 0, 0),
     ]
     assert_frame_equal(got, _rollup_of_silver(kit))
+    # a run that died after the rollup's write and before its state: the re-run appends the
+    # batch again, replacing its rows, and adds nothing twice
+    write_state(kit.warehouse, ROLLUP, state_before)
+    assert build_transactions_monthly(kit.warehouse, d(-1)).metadata["added_months"]
+    assert_frame_equal(
+        read(kit, ROLLUP).sort("month", "customer_no", "merchant_id", "business_date"), got
+    )
 
     # The next batch is appended, then something else deletes a row before the rollup
     # follows: adding the batch would miss the deletion, so the month is recomputed.
@@ -434,7 +451,8 @@ def test_rollup_adds_the_new_batches_and_recomputes_when_anything_else_wrote(
     roll = build_transactions_monthly(kit.warehouse, D).metadata
     assert roll["added_months"] == [] and roll["recomputed_months"] == ["2026-03"]
     assert_frame_equal(
-        read(kit, ROLLUP).sort("month", "customer_no", "merchant_id"), _rollup_of_silver(kit)
+        read(kit, ROLLUP).sort("month", "customer_no", "merchant_id", "business_date"),
+        _rollup_of_silver(kit),
     )
 
 

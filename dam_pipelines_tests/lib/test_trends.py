@@ -65,21 +65,25 @@ def test_monthly_rollup_counts_purchase_and_cancel_only() -> None:
             "merchant_id": ["M1", "M1", "M1", "M2"],
             "txn_type": ["PURCHASE", "PURCHASE", "CANCEL", "CASH_ADVANCE"],
             "amount": [1, 10, 4, 1000],
+            # the cancel came in a later batch than the purchase: a row of its own
+            "business_date": [date(2026, 6, 1), date(2026, 6, 1), date(2026, 6, 2), None],
         }
     )
     expected = pl.DataFrame(
         {
-            "month": ["2026-05", "2026-06"],
-            "customer_no": ["C1", "C1"],
-            "merchant_id": ["M1", "M1"],
-            "purchase_count": [1, 1],
-            "purchase_amount": [1, 10],
-            "cancel_count": [0, 1],
-            "cancel_amount": [0, 4],
+            "month": ["2026-05", "2026-06", "2026-06"],
+            "customer_no": ["C1", "C1", "C1"],
+            "merchant_id": ["M1", "M1", "M1"],
+            "business_date": [date(2026, 6, 1), date(2026, 6, 1), date(2026, 6, 2)],
+            "purchase_count": [1, 1, 0],
+            "purchase_amount": [1, 10, 0],
+            "cancel_count": [0, 0, 1],
+            "cancel_amount": [0, 0, 4],
         }
     )
-    got = monthly_rollup(txns).collect().sort("month", "customer_no", "merchant_id")
-    assert_frame_equal(got, expected.sort("month", "customer_no", "merchant_id"))
+    key = ["month", "customer_no", "merchant_id", "business_date"]
+    got = monthly_rollup(txns).collect().sort(key)
+    assert_frame_equal(got, expected.sort(key))
 
 
 def _rollup(cells: dict[str, int]) -> pl.LazyFrame:

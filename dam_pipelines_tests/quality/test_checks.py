@@ -7,7 +7,7 @@ covered in test_gx.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -305,6 +305,43 @@ def test_event_tables_are_checked_over_the_dates_silver_rewrote(warehouse: Path)
     _night_of(warehouse, [], full=True)
     assert check_scope(warehouse, TXNS, kit.D, cfg) is None
     assert (TXNS, "ranges") in failed(check(warehouse, [TXNS]))
+
+
+def test_the_rollup_is_checked_over_the_batches_silver_appended(warehouse: Path):
+    """On an append night the rollup's new rows are those of tonight's batch: the checks read
+    the rows of the last batches (in whichever month), not whole months; a broken row of an
+    older batch is not read again, one of a recent batch fails, and the reconciliation
+    compares the same batches' transactions."""
+    from dam_pipelines.lib.quality.runner import check_scope
+    from dam_pipelines.lib.silver import write_state
+
+    rollup_key = "silver/card/transactions_monthly"
+    rollup = kit.read(warehouse, rollup_key)
+    delta.overwrite(warehouse / rollup_key, rollup, partition_by=["month"])
+    changes = {"as_of": kit.D.isoformat(), "full": False, "partitions": [kit.D.isoformat()]}
+    write_state(warehouse, rollup_key, {"as_of": kit.D.isoformat(), "changes": changes})
+    cfg = QualityConfig()
+    recent = sorted((kit.D - timedelta(days=i)).isoformat() for i in range(8))
+    assert check_scope(warehouse, rollup_key, kit.D, cfg) == recent
+    old = rollup["business_date"].min()
+    assert old is not None and old.isoformat() < recent[0]
+    outcomes = check(warehouse, [rollup_key])
+    assert failed(outcomes) == set()
+    (keys,) = [o for o in outcomes if o.check == "keys"]
+    in_scope = rollup.filter(pl.col("business_date") >= date.fromisoformat(recent[0])).height
+    assert keys.checked_rows == in_scope < rollup.height
+
+    def broken(batch: date) -> pl.DataFrame:
+        n = rollup["business_date"].to_list().index(batch)
+        return _row(rollup, n, purchase_amount=-5)
+
+    delta.overwrite(warehouse / rollup_key, broken(old), partition_by=["month"])
+    assert failed(check(warehouse, [rollup_key])) == set()  # checked on its own night
+    delta.overwrite(warehouse / rollup_key, broken(kit.D), partition_by=["month"])
+    assert failed(check(warehouse, [rollup_key])) == {
+        (rollup_key, "ranges"),
+        (rollup_key, "rollup_reconciliation"),
+    }
 
 
 def test_a_key_repeated_outside_the_checked_dates_still_fails(warehouse: Path):

@@ -194,8 +194,10 @@ def _declared(s: Settings) -> list[_Table]:
         _Table(
             ROLLUP,
             "card",
-            "card PURCHASE/CANCEL per month, customer and merchant (feeds the trends)",
-            "rebuilt from silver/card/transactions; follows its retention and erasures",
+            "card PURCHASE/CANCEL per month, customer, merchant and delivering batch "
+            "(business_date; feeds the trends)",
+            "built from silver/card/transactions, a night appending its batches' rows; "
+            "follows its retention and erasures (by batch lineage)",
             dict(ROLLUP_SCHEMA),
         ),
         _Table(

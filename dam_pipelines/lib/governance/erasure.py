@@ -23,7 +23,7 @@ from dam_pipelines.lib.governance.rules import Subject, closed_relationship_expi
 from dam_pipelines.lib.governance.suppression import record_suppressions
 from dam_pipelines.lib.lock import warehouse_lock
 from dam_pipelines.lib.registry import AFFILIATES
-from dam_pipelines.lib.silver import ROLLUP, WINDOW_SPEND
+from dam_pipelines.lib.silver import WINDOW_SPEND
 from dam_pipelines.settings import Settings
 
 REQUEST, CLOSED = "request", "closed_relationship"
@@ -235,28 +235,12 @@ def delete_subject_rows(
     return deleted, per
 
 
-def _restore_rollup_rows(warehouse: Path, customer_nos: list[str]) -> int:
-    """The monthly card rollup has no batch lineage: an erasure deletes every row of the
-    subjects, later months included. Re-derive just their rows from silver card transactions,
-    which the erasure has already cleared of batches <= R (``erase`` handles the rollup after
-    every other table), instead of rebuilding the whole rollup. Returns the rows restored."""
-    from dam_pipelines.lib.trends import ROLLUP_SCHEMA, monthly_rollup
-
-    txns = delta.scan(warehouse / "silver" / "card" / "transactions")
-    if txns is None:
-        return 0
-    mine = txns.filter(pl.col("customer_no").is_in(customer_nos))
-    rows = monthly_rollup(mine).collect().select(list(ROLLUP_SCHEMA.names()))
-    if rows.height:
-        delta.append(warehouse / ROLLUP, rows)
-    return rows.height
-
-
 #: Silver tables derived from the card transactions without batch lineage per row: an erasure
 #: deletes every row of its subjects from them, after every other table, then re-derives the
-#: subjects' rows from the erased transactions (their later batches only).
+#: subjects' rows from the erased transactions (their later batches only). The monthly rollup
+#: is not one: it carries its batch lineage (``business_date``) and is erased by batch, as the
+#: transactions are.
 DERIVED: dict[str, Callable[[Path, list[str]], int]] = {
-    ROLLUP: _restore_rollup_rows,
     WINDOW_SPEND: card_window.restore_subject_rows,
 }
 

@@ -320,18 +320,33 @@ def card_spend_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     return d
 
 
+def rollup_scope(scope: list[str]) -> tuple[list[str], list[date]]:
+    """A rollup's check scope split into whole months (``YYYY-MM``) and the business dates
+    of the batches whose rows are checked (``YYYY-MM-DD``); see ``runner.check_scope``."""
+    months = sorted(s for s in scope if len(s) == 7)
+    batches = sorted(date.fromisoformat(s) for s in scope if len(s) == 10)
+    return months, batches
+
+
 def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     """silver/card/transactions_monthly sums equal silver card transactions dated up to D
-    (of the months checked, when only some are)."""
+    (of the months and the batches checked, when only some are)."""
     note_version(d, ctx, "silver/card/transactions")
     if ctx.warehouse is None:
         return d
     path = ctx.warehouse / "silver" / "card" / "transactions"
     if d.scope is None:
         lf = delta.scan(path)
-    else:  # only the event-date partitions of the months checked are read
-        days = [p for p in delta.partition_files(path, "event_date") if p[:7] in d.scope]
-        lf = delta.scan_partitions(path, "event_date", days)
+    else:  # the event-date partitions of the whole months, the rows of the batches checked
+        months, batches = rollup_scope(d.scope)
+        days = [p for p in delta.partition_files(path, "event_date") if p[:7] in months]
+        whole = delta.scan_partitions(path, "event_date", days) if days else None
+        rows = delta.scan_holding(path, "business_date", batches) if batches else None
+        if rows is not None:
+            month = pl.col("event_date").dt.strftime("%Y-%m")
+            rows = rows.filter(pl.col("business_date").is_in(batches) & ~month.is_in(months))
+        parts = [p for p in (whole, rows) if p is not None]
+        lf = pl.concat(parts, how="vertical") if parts else None
     if lf is None:
         return d
     # Summed while read (the months' transactions are as many rows as the rollup month).

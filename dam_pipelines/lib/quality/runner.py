@@ -14,7 +14,7 @@ import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.quality import gx
-from dam_pipelines.lib.quality.checks import Derived, RunContext
+from dam_pipelines.lib.quality.checks import Derived, RunContext, rollup_scope
 from dam_pipelines.lib.quality.model import CheckOutcome, GateResult, QualityConfig
 from dam_pipelines.lib.quality.rules import (
     TABLE_LEVEL,
@@ -347,11 +347,14 @@ _EVENT_TABLES = {silver_key(f) for f in FEEDS if f.kind is Kind.EVENT}
 def check_scope(warehouse: Path, table: str, as_of: date, cfg: QualityConfig) -> list[str] | None:
     """The partitions of ``table`` a night's checks read, or ``None`` for the whole table.
 
-    Event tables (partitioned by event date) and the monthly rollup (by month) only change
-    where silver rewrote them, so a night checks the event dates silver rewrote for D plus
-    the last ``event_check_days`` days (the months of those, for the rollup); partitions
-    checked on earlier nights are not read again. Unknown (no build state for D) or after a
-    full rebuild: the whole table. Every other table is checked whole.
+    Event tables (partitioned by event date) only change where silver rewrote them, so a
+    night checks the event dates silver rewrote for D plus the last ``event_check_days``
+    days; partitions checked on earlier nights are not read again. The monthly rollup
+    changes by whole months (``YYYY-MM``, when silver recomputed them) or by the rows of the
+    batches a night appended (``YYYY-MM-DD``, a business date, in whichever month): it is
+    checked over what silver rewrote plus the rows of the last ``event_check_days`` batches.
+    Unknown (no build state for D) or after a full rebuild: the whole table. Every other
+    table is checked whole.
     """
     if table not in _EVENT_TABLES and table != ROLLUP:
         return None
@@ -359,15 +362,30 @@ def check_scope(warehouse: Path, table: str, as_of: date, cfg: QualityConfig) ->
     if rewritten is None:
         return None
     recent = [(as_of - timedelta(days=i)).isoformat() for i in range(cfg.event_check_days)]
-    if table == ROLLUP:
-        recent = [d[:7] for d in recent]
     return sorted({*rewritten, *recent})
+
+
+def scope_frame(path: Path, table: str, scope: list[str]) -> pl.LazyFrame | None:
+    """The rows of ``table`` a scope covers (see :func:`check_scope`)."""
+    if table != ROLLUP:
+        return delta.scan_partitions(path, "event_date", scope)
+    months, batches = rollup_scope(scope)
+    whole = delta.scan_partitions(path, "month", months) if months else None
+    if not batches:
+        return whole
+    # The batches' rows outside the whole months, from the files whose business dates (in
+    # the log's statistics) can hold them: a night appends a file per month it touches.
+    lf = delta.scan_holding(path, "business_date", batches)
+    if lf is None:
+        return whole
+    rows = lf.filter(pl.col("business_date").is_in(batches) & ~pl.col("month").is_in(months))
+    return rows if whole is None else pl.concat([whole, rows], how="vertical")
 
 
 def _read(path: Path, table: str, scope: list[str] | None) -> pl.DataFrame | None:
     if scope is None:
         return delta.read(path)
-    lf = delta.scan_partitions(path, "month" if table == ROLLUP else "event_date", scope)
+    lf = scope_frame(path, table, scope)
     return None if lf is None else lf.collect()
 
 

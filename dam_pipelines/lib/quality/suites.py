@@ -271,25 +271,29 @@ def silver_spec(feed: Feed) -> TableSpec:
     )
 
 
+ROLLUP_COLUMNS = (
+    "month",
+    "customer_no",
+    "merchant_id",
+    "business_date",
+    "purchase_count",
+    "purchase_amount",
+    "cancel_count",
+    "cancel_amount",
+)
+
+
 def rollup_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
-    cols = (
-        "month",
-        "customer_no",
-        "merchant_id",
-        "purchase_count",
-        "purchase_amount",
-        "cancel_count",
-        "cancel_amount",
-    )
+    cols = ROLLUP_COLUMNS
     rules = _schema_rules(cols, ordered=False)
     rules.append(
         Rule(
             "keys",
             Op.KEY,
             "month",
-            columns=("month", "customer_no", "merchant_id"),
+            columns=("month", "customer_no", "merchant_id", "business_date"),
             show=("month",),
-            description="one row per (month, customer, merchant)",
+            description="one row per (month, customer, merchant, delivering batch)",
         )
     )
     rules.append(
@@ -303,22 +307,14 @@ def rollup_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
     )
     rules += [
         Rule("ranges", Op.BETWEEN, c, min=0, show=("month",), description=f"{c} >= 0")
-        for c in cols[3:]
+        for c in cols[cols.index("purchase_count") :]
     ]
     return rules
 
 
 ROLLUP_SPEC = TableSpec(
     key=ROLLUP,
-    columns=(
-        "month",
-        "customer_no",
-        "merchant_id",
-        "purchase_count",
-        "purchase_amount",
-        "cancel_count",
-        "cancel_amount",
-    ),
+    columns=ROLLUP_COLUMNS,
     ordered=False,
     identifiers=frozenset({"customer_no", "merchant_id"}),
     context=("month",),
