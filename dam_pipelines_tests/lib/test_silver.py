@@ -456,6 +456,23 @@ def test_rollup_adds_the_new_batches_and_recomputes_when_anything_else_wrote(
     )
 
 
+def test_a_rollup_built_before_the_batch_lineage_is_rebuilt_whole(kit: BronzeKit) -> None:
+    """A warehouse whose rollup has no ``business_date`` (built by an earlier version) gets it
+    on the next night: a full rebuild, with the log's statistics following the new schema."""
+    from dam_pipelines.lib.silver import ROLLUP_STATS, build_transactions_monthly
+
+    kit.load("card", "transactions", s(-1), [_txn("A1", -1, 10, merchant_id="M1")])
+    build_silver(kit.warehouse, d(-1))
+    old = read(kit, ROLLUP).drop("business_date")
+    delta.overwrite(kit.warehouse / ROLLUP, old, partition_by=["month"])
+    # nothing new in bronze: without the check of the schema the night would change nothing
+    assert build_transactions_monthly(kit.warehouse, d(-1)).metadata["mode"] == "full"
+    got = read(kit, ROLLUP).sort("business_date")
+    assert_frame_equal(got, _rollup_of_silver(kit).sort("business_date"))
+    config = DeltaTable(str(kit.warehouse / ROLLUP)).metadata().configuration
+    assert config["delta.dataSkippingStatsColumns"] == ",".join(ROLLUP_STATS)
+
+
 def _people(
     kit: BronzeKit,
     bd: str,
