@@ -489,7 +489,6 @@ def _drop_rows(path: Path, rows: pl.DataFrame, on: list[str], meta: dict[str, st
 
 #: Rollup files: zstd-1 and no dictionary for the customer number (nearly unique per month).
 ROLLUP_WRITER = delta.bulk_writer(["customer_no"])
-ROLLUP_KEY = ["month", "customer_no", "merchant_id", "business_date"]
 #: Min/max in the Delta log (no customer key): ``business_date`` lets a night's replace of
 #: its own batches' rows pass over every file of other batches by their statistics.
 ROLLUP_STATS = ["month", "business_date", "purchase_count", "cancel_count"]
