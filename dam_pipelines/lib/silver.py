@@ -554,6 +554,17 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
     meta = {"dam.as_of": as_of.isoformat(), "dam.mode": _mode(full)}
     config = delta.table_config(ROLLUP_STATS)
 
+    def write(rows: pl.DataFrame, predicate: str) -> None:
+        delta.replace_where(
+            path,
+            rows,
+            predicate,
+            partition_by=["month"],
+            configuration=config,
+            metadata=meta,
+            writer_properties=ROLLUP_WRITER,
+        )
+
     addition = None if full else _rollup_addition(warehouse, as_of, before, now)
     if addition is not None:
         rows, batches = addition
@@ -563,15 +574,7 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
             # Replacing the rows of tonight's batches (there are none, unless a run died after
             # this write and before its state) keeps a re-run from adding them twice.
             listed = ", ".join(f"'{b}'" for b in batches)
-            delta.replace_where(
-                path,
-                rows,
-                f"business_date IN ({listed})",
-                partition_by=["month"],
-                configuration=config,
-                metadata=meta,
-                writer_properties=ROLLUP_WRITER,
-            )
+            write(rows, f"business_date IN ({listed})")
         # What changed for tonight's checks: the rows of these batches, in whichever month.
         rewritten = batches
     else:
@@ -600,15 +603,7 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
             src = (lf if lf is not None else empty_silver(feed).lazy()).filter(
                 pl.col("event_date").is_between(first, last)
             )
-            delta.replace_where(
-                path,
-                monthly_rollup(src).collect(engine="streaming"),
-                f"month = '{month}'",
-                partition_by=["month"],
-                configuration=config,
-                metadata=meta,
-                writer_properties=ROLLUP_WRITER,
-            )
+            write(monthly_rollup(src).collect(engine="streaming"), f"month = '{month}'")
         rewritten = months
     changes = _changes_of(state, as_of, full, rewritten)
     write_state(warehouse, ROLLUP, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
