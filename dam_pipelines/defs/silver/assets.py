@@ -93,8 +93,9 @@ def silver_build(
 def card_transactions_monthly(
     context: dg.AssetExecutionContext, dam: DamResource
 ) -> dg.MaterializeResult:
-    """Monthly rollup of card purchases and cancels per customer and merchant: what the
-    shareable trends aggregate, so their cost stays bounded as history grows."""
+    """Monthly rollup of card purchases and cancels per customer, merchant and delivering
+    batch: what the shareable trends aggregate, so their cost stays bounded as history grows.
+    A usual night appends its batches' rows."""
     settings = dam.settings()
     with warehouse_lock(settings.warehouse_dir):
         result = build_transactions_monthly(
