@@ -330,6 +330,15 @@ def test_the_rollup_is_checked_over_the_batches_silver_appended(warehouse: Path)
     (keys,) = [o for o in outcomes if o.check == "keys"]
     in_scope = rollup.filter(pl.col("business_date") >= date.fromisoformat(recent[0])).height
     assert keys.checked_rows == in_scope < rollup.height
+    # a recomputed month and the recent batches: each row read once
+    month = kit.D.isoformat()[:7]
+    changes["partitions"] = [month, kit.D.isoformat()]
+    write_state(warehouse, rollup_key, {"as_of": kit.D.isoformat(), "changes": changes})
+    outcomes = check(warehouse, [rollup_key])
+    assert failed(outcomes) == set()
+    (keys,) = [o for o in outcomes if o.check == "keys"]
+    recent_rows = pl.col("business_date") >= date.fromisoformat(recent[0])
+    assert keys.checked_rows == rollup.filter((pl.col("month") == month) | recent_rows).height
 
     def broken(batch: date) -> pl.DataFrame:
         n = rollup["business_date"].to_list().index(batch)

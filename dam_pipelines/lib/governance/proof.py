@@ -23,11 +23,6 @@ from dam_pipelines.lib.governance.rules import Subject
 
 #: Columns giving the business date of the batch a row came from, by preference.
 LINEAGE_COLUMNS = ("business_date", "snapshot_date")
-#: Aggregates without lineage (``silver/card/transactions_monthly``) carry a ``month``: a row
-#: counts as a leftover when its whole month lies on or before the subject's date.
-MONTH_COLUMN = "month"
-
-
 #: Window sums (``silver/card/window_spend``) mix batches: a row counts as a leftover when
 #: its earliest batch lies on or before the subject's date (an erasure re-derives a subject's
 #: rows from later batches only).
@@ -35,17 +30,12 @@ FIRST_BATCH_COLUMN = "first_business_date"
 
 
 def _lineage(names: set[str]) -> str | None:
-    return next(
-        (c for c in (*LINEAGE_COLUMNS, MONTH_COLUMN, FIRST_BATCH_COLUMN) if c in names), None
-    )
+    return next((c for c in (*LINEAGE_COLUMNS, FIRST_BATCH_COLUMN) if c in names), None)
 
 
 def _lineage_expr(name: str) -> pl.Expr:
-    """A row's batch date as text: the date part, or the month's end for a month column."""
-    text = pl.col(name).cast(pl.Utf8)
-    if name == MONTH_COLUMN:
-        return text.str.slice(0, 7) + "-31"  # end of the month, compared as text
-    return text.str.slice(0, 10)
+    """A row's batch date as text (the date part)."""
+    return pl.col(name).cast(pl.Utf8).str.slice(0, 10)
 
 
 def _lineage_values(col: pl.Series, name: str) -> pl.Series:

@@ -328,6 +328,28 @@ def rollup_scope(scope: list[str]) -> tuple[list[str], list[date]]:
     return months, batches
 
 
+def months_and_batches(
+    path: Path, partition: str, month: pl.Expr, months: list[str], batches: list[date]
+) -> pl.LazyFrame | None:
+    """The rows of a card table in a rollup scope (:func:`rollup_scope`): every row of the
+    partitions (``partition``, a month or an event date) of the whole months, and the rows of
+    the batches outside those months (``month``: a row's month as ``YYYY-MM``), read from the
+    files whose ``business_date`` statistics can hold them. A table not partitioned by
+    ``partition`` has its months' rows filtered. None without the table."""
+    whole = None
+    if months and partition in delta.partition_columns(path):
+        days = [p for p in delta.partition_files(path, partition) if p[:7] in months]
+        whole = delta.scan_partitions(path, partition, days) if days else None
+    elif months:  # not partitioned by it: the months' rows are filtered
+        whole = delta.scan(path)
+        whole = None if whole is None else whole.filter(month.is_in(months))
+    rows = delta.scan_holding(path, "business_date", batches) if batches else None
+    if rows is not None:
+        rows = rows.filter(pl.col("business_date").is_in(batches) & ~month.is_in(months))
+    parts = [p for p in (whole, rows) if p is not None]
+    return pl.concat(parts, how="vertical") if parts else None
+
+
 def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     """silver/card/transactions_monthly sums equal silver card transactions dated up to D
     (of the months and the batches checked, when only some are)."""
@@ -337,16 +359,9 @@ def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     path = ctx.warehouse / "silver" / "card" / "transactions"
     if d.scope is None:
         lf = delta.scan(path)
-    else:  # the event-date partitions of the whole months, the rows of the batches checked
-        months, batches = rollup_scope(d.scope)
-        days = [p for p in delta.partition_files(path, "event_date") if p[:7] in months]
-        whole = delta.scan_partitions(path, "event_date", days) if days else None
-        rows = delta.scan_holding(path, "business_date", batches) if batches else None
-        if rows is not None:
-            month = pl.col("event_date").dt.strftime("%Y-%m")
-            rows = rows.filter(pl.col("business_date").is_in(batches) & ~month.is_in(months))
-        parts = [p for p in (whole, rows) if p is not None]
-        lf = pl.concat(parts, how="vertical") if parts else None
+    else:  # the transactions of the whole months and of the batches checked
+        month = pl.col("event_date").dt.strftime("%Y-%m")
+        lf = months_and_batches(path, "event_date", month, *rollup_scope(d.scope))
     if lf is None:
         return d
     # Summed while read (the months' transactions are as many rows as the rollup month).

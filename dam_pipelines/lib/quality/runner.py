@@ -14,7 +14,12 @@ import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.quality import gx
-from dam_pipelines.lib.quality.checks import Derived, RunContext, rollup_scope
+from dam_pipelines.lib.quality.checks import (
+    Derived,
+    RunContext,
+    months_and_batches,
+    rollup_scope,
+)
 from dam_pipelines.lib.quality.model import CheckOutcome, GateResult, QualityConfig
 from dam_pipelines.lib.quality.rules import (
     TABLE_LEVEL,
@@ -369,17 +374,7 @@ def scope_frame(path: Path, table: str, scope: list[str]) -> pl.LazyFrame | None
     """The rows of ``table`` a scope covers (see :func:`check_scope`)."""
     if table != ROLLUP:
         return delta.scan_partitions(path, "event_date", scope)
-    months, batches = rollup_scope(scope)
-    whole = delta.scan_partitions(path, "month", months) if months else None
-    if not batches:
-        return whole
-    # The batches' rows outside the whole months, from the files whose business dates (in
-    # the log's statistics) can hold them: a night appends a file per month it touches.
-    lf = delta.scan_holding(path, "business_date", batches)
-    if lf is None:
-        return whole
-    rows = lf.filter(pl.col("business_date").is_in(batches) & ~pl.col("month").is_in(months))
-    return rows if whole is None else pl.concat([whole, rows], how="vertical")
+    return months_and_batches(path, "month", pl.col("month"), *rollup_scope(scope))
 
 
 def _read(path: Path, table: str, scope: list[str] | None) -> pl.DataFrame | None:
