@@ -133,3 +133,83 @@ def test_log_lines_keep_batch_order(settings) -> None:
         "card/customers 2026-11-24 r1",
     ]
     assert "loaded 3" in lines[0] and "loaded 2" in lines[1] and "REJECTED" in lines[2]
+
+
+def test_batches_are_validated_two_at_a_time(settings, monkeypatch) -> None:
+    """The look-ahead validates the next batch while the current one is validated: two
+    validations meet at a barrier, which times out (and fails the run) if they never overlap."""
+    import threading
+
+    land = settings.landing_dir
+    for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
+        deliver(land, "card", "transactions", day, transactions(2, day=day, prefix=day[-2:]))
+    meet = threading.Barrier(2, timeout=20)
+    met: list[str] = []
+    real = ingest_module.validate_batch
+
+    def meeting(folder, *args, **kw):
+        if folder.name in ("2026-11-22", "2026-11-23"):
+            meet.wait()  # both must be running at once
+            met.append(folder.name)
+        return real(folder, *args, **kw)
+
+    monkeypatch.setattr(ingest_module, "validate_batch", meeting)
+    reports = ingest_feeds(settings, [TXN], "2026-11-24", run_id="r1", now=NOW)
+    assert sorted(met) == ["2026-11-22", "2026-11-23"]
+    outcomes = reports[TXN.id].outcomes
+    assert [(o.business_date, o.status, o.rows_loaded) for o in outcomes] == [
+        ("2026-11-22", "LOADED", 2),
+        ("2026-11-23", "LOADED", 2),
+        ("2026-11-24", "LOADED", 2),
+    ]
+
+
+def test_a_planned_batch_the_run_skips_is_dropped(settings, monkeypatch) -> None:
+    """A re-delivered batch is planned (its sighting is new) but skipped, not loaded: its
+    validation, even a failing one, is dropped, and the batches after it are handed over in
+    order."""
+    land = settings.landing_dir
+    deliver(land, "card", "transactions", "2026-11-22", transactions(2, day="2026-11-22"))
+    ingest_feeds(settings, [TXN], "2026-11-22", run_id="r1", now=NOW)
+    again = dict(created_at="2026-11-23T05:00:00+09:00")
+    deliver(land, "card", "transactions", "2026-11-22", transactions(2, day="2026-11-22"), **again)
+    deliver(land, "card", "transactions", "2026-11-23", transactions(3, day="2026-11-23"))
+    deliver(land, "card", "transactions", "2026-11-24", transactions(4, day="2026-11-24"))
+    real = ingest_module.validate_batch
+
+    def failing_for_the_skipped(folder, *args, **kw):
+        if folder.name == "2026-11-22":
+            raise OSError("never handed over")
+        return real(folder, *args, **kw)
+
+    monkeypatch.setattr(ingest_module, "validate_batch", failing_for_the_skipped)
+    reports = ingest_feeds(settings, [TXN], "2026-11-24", run_id="r2", now=NOW)
+    assert [(o.business_date, o.status, o.rows_loaded) for o in reports[TXN.id].outcomes] == [
+        ("2026-11-22", "SKIPPED", 2),
+        ("2026-11-23", "LOADED", 3),
+        ("2026-11-24", "LOADED", 4),
+    ]
+
+
+def test_an_error_in_a_validation_ahead_is_raised_at_its_batch(settings, monkeypatch) -> None:
+    """An unexpected error of a batch validated ahead stops the run at that batch, as a direct
+    call would: the batches before it are written, nothing reaches the ledger."""
+    land = settings.landing_dir
+    for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
+        deliver(land, "card", "transactions", day, transactions(2, day=day, prefix=day[-2:]))
+    real = ingest_module.validate_batch
+
+    def failing(folder, *args, **kw):
+        if folder.name == "2026-11-23":
+            raise OSError("unreadable disk")
+        return real(folder, *args, **kw)
+
+    monkeypatch.setattr(ingest_module, "validate_batch", failing)
+    lines: list[str] = []
+    with pytest.raises(OSError, match="unreadable disk"):
+        ingest_feeds(settings, [TXN], "2026-11-24", run_id="r1", now=NOW, log=lines.append)
+    assert read_ledger(settings).height == 0
+    bronze = delta.read(settings.table_path("bronze", "card", "transactions"))
+    assert bronze is not None
+    assert bronze["business_date"].unique().to_list() == ["2026-11-22"]
+    assert [line.split(":")[0] for line in lines] == ["card/transactions 2026-11-22 r1"]
