@@ -213,3 +213,20 @@ def test_an_error_in_a_validation_ahead_is_raised_at_its_batch(settings, monkeyp
     assert bronze is not None
     assert bronze["business_date"].unique().to_list() == ["2026-11-22"]
     assert [line.split(":")[0] for line in lines] == ["card/transactions 2026-11-22 r1"]
+
+
+def test_the_feed_with_most_rows_goes_first_and_reports_keep_their_order(settings) -> None:
+    land = settings.landing_dir
+    deliver(land, "card", "transactions", "2026-11-24", transactions(2, day="2026-11-24"))
+    customers = rows("card", "customers", *[{"customer_no": f"C{i}"} for i in range(5)])
+    deliver(land, "card", "customers", "2026-11-24", customers)
+    lines: list[str] = []
+    reports = ingest_feeds(
+        settings, [TXN, CUSTOMERS], "2026-11-24", run_id="r1", now=NOW, log=lines.append
+    )
+    assert [line.split(":")[0] for line in lines] == [
+        "card/customers 2026-11-24 r1",  # 5 rows to validate: taken first
+        "card/transactions 2026-11-24 r1",
+    ]
+    assert list(reports) == [TXN.id, CUSTOMERS.id]
+    assert [o.rows_loaded for o in reports[CUSTOMERS.id].outcomes] == [5]
