@@ -32,7 +32,8 @@ from typing import Any
 import polars as pl
 
 from dam_pipelines.lib import delta
-from dam_pipelines.lib.registry import FEEDS, get_feed
+from dam_pipelines.lib.profile import category_columns
+from dam_pipelines.lib.registry import FEEDS, MERCHANT_CATEGORIES, get_feed
 
 AFFILIATES = ("bank", "card", "securities", "life")
 START = date(2026, 1, 1)
@@ -223,15 +224,24 @@ def measured_days(days: int, catch_up: bool) -> list[int]:
 # --- the engine floor and the naive peer, over the same silver tables --------------------------
 
 #: The card part of the floor from the same silver table the profile reads: the window sums
-#: ``silver/card/window_spend`` (what the published profile costs over the same inputs).
-_CARD_FROM_WINDOW = """card AS (SELECT c.gcid, sum(spend_30d) s30, sum(spend_90d) s90,
+#: ``silver/card/window_spend`` (what the published profile costs over the same inputs), one
+#: row per customer with the category sums in columns, unpivoted for the category metrics.
+_CARD_FROM_WINDOW = (
+    """card AS (SELECT c.gcid, sum(spend_30d) s30, sum(spend_90d) s90,
     sum(purchase_count_90d) pc, sum(cash_advance_90d) ca, sum(overseas_purchase_90d) ov,
     sum(purchase_amount_90d) pa
   FROM win w JOIN c_card c USING (customer_no) GROUP BY 1),
-catnet AS (SELECT c.gcid, w.category, sum(spend_90d) net
-  FROM win w JOIN c_card c USING (customer_no)
-  WHERE w.category IS NOT NULL AND w.net_events_90d > 0 GROUP BY ALL),
+catnet AS (SELECT c.gcid, u.category, sum(u.net) net
+  FROM ("""
+    + "\n    UNION ALL ".join(
+        f"SELECT customer_no, '{cat}' category, {net} net, {events} ev FROM win"
+        for cat in MERCHANT_CATEGORIES
+        for net, events in [category_columns(cat)]
+    )
+    + """) u JOIN c_card c USING (customer_no)
+  WHERE u.ev > 0 GROUP BY ALL),
 """
+)
 
 #: The card part from 90 days of transactions: what computing the window from scratch costs
 #: (the window's first build, or a night after a correction).
@@ -464,10 +474,18 @@ def pandas_profile(warehouse: Path, as_of: date):  # -> pandas.DataFrame
         "purchase_amount_90d": "pa",
         "overseas_purchase_90d": "ov",
     }
-    w = read("card", "window_spend", ["customer_no", "category", "net_events_90d", *sums])
+    per_category = {cat: category_columns(cat) for cat in MERCHANT_CATEGORIES}
+    cat_cols = [c for pair in per_category.values() for c in pair]
+    w = read("card", "window_spend", ["customer_no", *sums, *cat_cols])
     w = w.rename(columns=sums).merge(gmap("card"), on="customer_no")
     card = w.groupby("gcid")[list(sums.values())].sum()
-    cn = w[w["category"].notna() & (w["net_events_90d"] > 0)]
+    cn = pd.concat(
+        [
+            w.loc[w[ev] > 0, ["gcid", spend]].rename(columns={spend: "signed"}).assign(category=cat)
+            for cat, (spend, ev) in per_category.items()
+        ],
+        ignore_index=True,
+    )
     net = cn.groupby(["gcid", "category"], as_index=False)["signed"].sum()
     top = (
         net[net["signed"] > 0]

@@ -1,5 +1,6 @@
 """``silver/card/window_spend``: the card sums of the profile's 30- and 90-day windows as of D,
-one row per (customer_no, merchant category as of D), carried forward night by night.
+one row per customer_no (totals, and per merchant category as of D the net and its events:
+:data:`~dam_pipelines.lib.profile.WIDE_SUMS`), carried forward night by night.
 
 The profile's card columns are window sums over up to 90 days of transactions (43 M rows at
 a million customers). Every sum of :func:`~dam_pipelines.lib.profile.card_window_sums` is
@@ -33,7 +34,14 @@ from pathlib import Path
 import polars as pl
 
 from dam_pipelines.lib import delta
-from dam_pipelines.lib.profile import WINDOW_SUMS, card_window_sums, window
+from dam_pipelines.lib.profile import (
+    CATEGORY_SUMS,
+    WIDE_SUMS,
+    WINDOW_SUMS,
+    card_window_sums,
+    widen,
+    window,
+)
 from dam_pipelines.lib.silver import (
     WINDOW_SPEND,
     TableResult,
@@ -46,18 +54,17 @@ log = logging.getLogger("dam_pipelines")
 
 TRANSACTIONS = "silver/card/transactions"
 MERCHANTS = "silver/card/merchants"
-KEY = ["customer_no", "category"]
-SCHEMA = pl.Schema(
-    {
-        "customer_no": pl.Utf8(),
-        "category": pl.Utf8(),
-        **WINDOW_SUMS,
-        "first_business_date": pl.Date(),
-    }
-)
-#: zstd-1, no dictionary on the (nearly unique) customer number; no key in the log statistics.
+KEY = ["customer_no"]
+#: One row per customer: a tenth of the rows of one per (customer, category) at a million
+#: customers (4.5 M), which silver moves, the profile reads and quality checks every night.
+SCHEMA = pl.Schema({"customer_no": pl.Utf8(), **WIDE_SUMS, "first_business_date": pl.Date()})
+#: PURCHASE/CANCEL event counts, which can never fall below zero
+COUNTS = ["purchase_count_90d", "net_events_90d", "events_90d"] + [
+    c for c in CATEGORY_SUMS.names() if c.startswith("net_events_")
+]
+#: zstd-1, no dictionary on the (unique) customer number; no key in the log statistics.
 WRITER = delta.bulk_writer(["customer_no"])
-CONFIG = delta.table_config(["category", "first_business_date"])
+CONFIG = delta.table_config(["first_business_date"])
 
 
 def categories(warehouse: Path) -> pl.DataFrame:
@@ -104,24 +111,27 @@ def _negated(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _combine(table: pl.LazyFrame, parts: list[pl.LazyFrame]) -> pl.DataFrame | None:
-    """The table plus the parts, per (customer_no, category); rows left without events go.
-    ``None`` when the result is inconsistent (a negative count, or sums left on a row without
-    events): the caller then recomputes instead of publishing a drifted window.
+    """The table plus the parts (window sums per customer and category, see the module's
+    formula), per customer; rows left without events go. ``None`` when the result is
+    inconsistent (a negative count, or sums left on a row without events): the caller then
+    recomputes instead of publishing a drifted window.
 
-    The parts (a night's rows leaving and entering the windows) are summed first and joined
-    to the table: the table's 4.5 M keys are hashed once, not grouped with the parts' rows
-    (about a sixth faster at a million customers). A null category (an unknown merchant) is
-    a key like any other, as in a group-by: hence ``nulls_equal``.
+    The parts (a night's rows leaving and entering the windows) are summed and widened first,
+    then joined to the table on the customer number.
     """
-    sums = WINDOW_SUMS.names()
-    moves = (
-        pl.concat([p.select(SCHEMA.names()) for p in parts], how="vertical")
-        .group_by(KEY)
-        .agg(pl.col(sums).sum(), pl.col("first_business_date").min())
+    sums = WIDE_SUMS.names()
+    moves = widen(
+        pl.concat(
+            [
+                p.select(*KEY, "category", *WINDOW_SUMS.names(), "first_business_date")
+                for p in parts
+            ],
+            how="vertical",
+        )
     )
     out = (
         table.select(SCHEMA.names())
-        .join(moves, on=KEY, how="full", coalesce=True, suffix="_moved", nulls_equal=True)
+        .join(moves, on=KEY, how="full", coalesce=True, suffix="_moved")
         .select(
             *KEY,
             *[(pl.col(c).fill_null(0) + pl.col(f"{c}_moved").fill_null(0)).alias(c) for c in sums],
@@ -131,9 +141,8 @@ def _combine(table: pl.LazyFrame, parts: list[pl.LazyFrame]) -> pl.DataFrame | N
         )
         .collect(engine="streaming")
     )
-    counts = ["purchase_count_90d", "net_events_90d", "events_90d"]
     bad = out.filter(
-        pl.any_horizontal(pl.col(counts) < 0)
+        pl.any_horizontal(pl.col(COUNTS) < 0)
         | ((pl.col("events_90d") == 0) & pl.any_horizontal(pl.col(sums) != 0))
     )
     if bad.height:
@@ -149,7 +158,7 @@ def _full(warehouse: Path, as_of: date, cats: pl.DataFrame) -> pl.DataFrame:
     lf = delta.scan(warehouse / TRANSACTIONS)
     if lf is None:
         return pl.DataFrame(schema=SCHEMA)
-    return _typed(card_window_sums(lf, cats.lazy(), as_of).collect(engine="streaming"))
+    return _typed(widen(card_window_sums(lf, cats.lazy(), as_of)).collect(engine="streaming"))
 
 
 def _moved(warehouse: Path, state: dict, as_of: date, cats: pl.DataFrame) -> pl.DataFrame | None:
@@ -211,6 +220,12 @@ def _moved(warehouse: Path, state: dict, as_of: date, cats: pl.DataFrame) -> pl.
     return _combine(table, parts)
 
 
+def _current_layout(path: Path) -> bool:
+    """The table exists with today's columns (one row per customer): a table of another
+    layout is rebuilt whole, as a first build."""
+    return delta.exists(path) and delta.empty_frame(path).columns == SCHEMA.names()
+
+
 def build_window_spend(warehouse: Path, as_of: date, *, full: bool = False) -> TableResult:
     """Bring ``silver/card/window_spend`` to ``as_of`` (``silver/card/transactions`` and
     ``silver/card/merchants`` must be as of D): carried forward when the transactions only
@@ -220,10 +235,11 @@ def build_window_spend(warehouse: Path, as_of: date, *, full: bool = False) -> T
     cats = categories(warehouse)
     digest = _digest(cats)
     txn_version = delta.version(warehouse / TRANSACTIONS)
+    current = _current_layout(path)
     usable = (
         not full
         and state is not None
-        and delta.exists(path)
+        and current
         and state.get("version") == delta.version(path)
         and state["as_of"] <= as_of.isoformat()
     )
@@ -245,9 +261,14 @@ def build_window_spend(warehouse: Path, as_of: date, *, full: bool = False) -> T
             )
         df, mode = _full(warehouse, as_of, cats), "full"
     meta = {"dam.as_of": as_of.isoformat(), "dam.mode": mode}
-    version = delta.replace_where(
-        path, df, "true", configuration=CONFIG, metadata=meta, writer_properties=WRITER
-    )
+    if current or not delta.exists(path):
+        version = delta.replace_where(
+            path, df, "true", configuration=CONFIG, metadata=meta, writer_properties=WRITER
+        )
+    else:  # a table of the earlier layout (one row per customer and category): replaced,
+        # its statistics columns set first, so that no customer number enters the log
+        delta.set_properties(path, CONFIG)
+        version = delta.overwrite(path, df, metadata=meta, writer_properties=WRITER)
     _save_categories(warehouse, cats)
     write_state(
         warehouse,
@@ -292,7 +313,7 @@ def restore_subject_rows(warehouse: Path, customer_nos: list[str]) -> int:
     if cats is None:
         return 0  # the table is not usable as it is: the next build recomputes it
     mine = txns.filter(pl.col("customer_no").is_in(customer_nos))
-    rows = card_window_sums(mine, cats.lazy(), date.fromisoformat(state["as_of"])).collect()
+    rows = widen(card_window_sums(mine, cats.lazy(), date.fromisoformat(state["as_of"]))).collect()
     if rows.height:
         delta.append(warehouse / WINDOW_SPEND, _typed(rows))
     return rows.height

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from dam_pipelines.lib.life_stage import life_stage
+from dam_pipelines.lib.registry import MERCHANT_CATEGORIES
 
 AFFILIATES = ("bank", "card", "securities", "life")  # also the sido tie order of §6
 
@@ -95,7 +96,7 @@ class ProfileInputs:
     ``card_window`` is ``silver/card/window_spend``, the card transactions' window sums."""
 
     customers: Mapping[str, pl.LazyFrame]
-    card_window: pl.LazyFrame  # :func:`card_window_sums` per customer_no as of D
+    card_window: pl.LazyFrame  # :func:`widen`-ed :func:`card_window_sums` per customer_no as of D
     deposit_accounts: pl.LazyFrame
     loans: pl.LazyFrame
     holdings: pl.LazyFrame
@@ -267,53 +268,79 @@ def card_window_sums(
     )
 
 
+def category_columns(category: str) -> tuple[str, str]:
+    """The window sums' columns of one merchant category: its 90-day net (PURCHASE minus
+    CANCEL amounts) and its PURCHASE and CANCEL events."""
+    c = category.lower()
+    return f"spend_90d_{c}", f"net_events_90d_{c}"
+
+
+#: Per merchant category of the contract, what the category metrics need (the top category
+#: and the education net): the category's 90-day net and its PURCHASE/CANCEL events.
+CATEGORY_SUMS = pl.Schema(
+    {name: pl.Int64() for cat in MERCHANT_CATEGORIES for name in category_columns(cat)}
+)
+#: The window sums of one customer: :data:`WINDOW_SUMS` over all their events (unknown
+#: merchants included), then :data:`CATEGORY_SUMS`.
+WIDE_SUMS = pl.Schema({**WINDOW_SUMS, **CATEGORY_SUMS})
+
+
+def widen(sums: pl.LazyFrame, *, by: str = "customer_no") -> pl.LazyFrame:
+    """:func:`card_window_sums` rows (per ``by`` and category) as one row per ``by``:
+    :data:`WIDE_SUMS` and the earliest ``first_business_date``. Additive like its input, so
+    window moves can be widened before they are added (lib/card_window.py)."""
+    cat = pl.col("category")
+
+    def within(category: str, column: str) -> pl.Expr:
+        return pl.when(cat == category).then(pl.col(column)).otherwise(0).sum()
+
+    per_category = [
+        within(c, source).alias(name)
+        for c in MERCHANT_CATEGORIES
+        for source, name in zip(("spend_90d", "net_events_90d"), category_columns(c), strict=True)
+    ]
+    return (
+        sums.group_by(by)
+        .agg(
+            *[pl.col(c).sum() for c in WINDOW_SUMS.names()],
+            *per_category,
+            pl.col("first_business_date").min(),
+        )
+        .with_columns([pl.col(c).cast(t) for c, t in WIDE_SUMS.items()])
+    )
+
+
 def card_metrics(sums: pl.LazyFrame) -> pl.LazyFrame:
     """Card columns of §6 (plus ``education_net_90d`` for the life stage) per gcid, from
-    :func:`card_window_sums` attributed to gcids (several rows per gcid: one per category,
-    and per customer number should a person ever hold two).
+    :func:`widen`-ed window sums attributed to gcids (one row per customer number; a person
+    holding two would have two).
 
-    Spend, counts and overseas share include events at unknown merchants (null category);
-    the category metrics need the merchant's category as of D.
+    Spend, counts and overseas share include events at unknown merchants (in the totals);
+    the category metrics need the merchant's category as of D. A category counts for the
+    top category and the education net when it had a PURCHASE or CANCEL event; the top
+    category is the largest positive net, ties alphabetical.
     """
-    totals = (
-        sums.group_by("gcid")
-        .agg(
-            pl.col("spend_30d").sum().alias("card_spend_30d"),
-            pl.col("spend_90d").sum().alias("card_spend_90d"),
-            pl.col("purchase_count_90d").sum().alias("card_purchase_count_90d"),
-            pl.col("cash_advance_90d").sum().alias("card_cash_advance_90d"),
-            pl.col("overseas_purchase_90d").sum().alias("_overseas"),
-            pl.col("purchase_amount_90d").sum().alias("_purchased"),
-        )
-        .with_columns(
-            pl.when(pl.col("_purchased") > 0)
-            .then(pl.col("_overseas").cast(pl.Float64) / pl.col("_purchased").cast(pl.Float64))
-            .alias("card_overseas_share_90d")
-        )
-        .drop("_overseas", "_purchased")
+    per = sums.group_by("gcid").agg(pl.col(WIDE_SUMS.names()).sum())
+    net = {}
+    for c in MERCHANT_CATEGORIES:
+        spend, events = category_columns(c)
+        net[c] = pl.when(pl.col(events) > 0).then(pl.col(spend))
+    best = pl.max_horizontal(list(net.values()))
+    top = pl.when(best > 0).then(
+        pl.coalesce([pl.when(net[c] == best).then(pl.lit(c)) for c in sorted(net)])
     )
-    net = (
-        sums.filter(pl.col("category").is_not_null() & (pl.col("net_events_90d") > 0))
-        .group_by("gcid", "category")
-        .agg(pl.col("spend_90d").sum().alias("net"))
-    )
-    return totals.join(top_category(net), on="gcid", how="left").join(
-        net.filter(pl.col("category") == "EDUCATION").select(
-            "gcid", pl.col("net").alias("education_net_90d")
-        ),
-        on="gcid",
-        how="left",
-    )
-
-
-def top_category(net: pl.LazyFrame) -> pl.LazyFrame:
-    """Per gcid the category with the largest positive net amount; ties alphabetical."""
-    positive = net.filter(pl.col("net") > 0)
-    best = positive.group_by("gcid").agg(pl.col("net").max())
-    return (
-        positive.join(best, on=["gcid", "net"], how="semi")
-        .group_by("gcid")
-        .agg(pl.col("category").min().alias("card_top_category_90d"))
+    purchased = pl.col("purchase_amount_90d")
+    return per.select(
+        "gcid",
+        pl.col("spend_30d").alias("card_spend_30d"),
+        pl.col("spend_90d").alias("card_spend_90d"),
+        pl.col("purchase_count_90d").alias("card_purchase_count_90d"),
+        pl.col("cash_advance_90d").alias("card_cash_advance_90d"),
+        pl.when(purchased > 0)
+        .then(pl.col("overseas_purchase_90d").cast(pl.Float64) / purchased.cast(pl.Float64))
+        .alias("card_overseas_share_90d"),
+        top.alias("card_top_category_90d"),
+        net["EDUCATION"].alias("education_net_90d"),
     )
 
 

@@ -15,7 +15,8 @@ from dam_pipelines.lib import delta
 from dam_pipelines.lib.card_window import SCHEMA, build_window_spend
 from dam_pipelines.lib.gold import PROFILE, build_gold
 from dam_pipelines.lib.governance.retention import run_purge
-from dam_pipelines.lib.profile import card_window_sums
+from dam_pipelines.lib.profile import card_window_sums, category_columns
+from dam_pipelines.lib.registry import MERCHANT_CATEGORIES
 from dam_pipelines.lib.silver import WINDOW_SPEND, build_silver, read_state
 from dam_pipelines.settings import Settings
 from dam_pipelines_tests.bronzekit import BronzeKit
@@ -73,7 +74,7 @@ def _batch(kit: BronzeKit, day: date, n: int = 6, extra: tuple[dict, ...] = ()) 
 def _window(warehouse: Path) -> pl.DataFrame:
     df = delta.read(warehouse / WINDOW_SPEND)
     assert df is not None
-    return df.sort("customer_no", "category", nulls_last=True)
+    return df.sort("customer_no")
 
 
 def _same_as_a_recompute(kit: BronzeKit, tmp: Path, night: date) -> None:
@@ -123,7 +124,13 @@ def test_the_window_moves_night_by_night_as_a_recompute_would(
     assert modes.count("incremental") == len(nights) - 3, modes
     table = _window(kit.warehouse)
     assert table.schema == SCHEMA
-    assert {"CAFE", "TRAVEL", "EDUCATION", "FUEL"} <= set(table["category"].drop_nulls())
+    with_events = {c for c in MERCHANT_CATEGORIES if table[category_columns(c)[1]].sum() > 0}
+    txns = delta.scan(kit.warehouse / "silver/card/transactions")
+    shops = delta.scan(kit.warehouse / "silver/card/merchants")
+    assert txns is not None and shops is not None
+    long = card_window_sums(txns, shops, nights[-1]).collect()
+    expected = set(long.filter(pl.col("net_events_90d") > 0)["category"].drop_nulls())
+    assert with_events == expected and {"TRAVEL", "EDUCATION", "FUEL"} <= expected
 
 
 def test_the_profile_reads_the_window_and_equals_the_transactions_definition(
@@ -193,3 +200,45 @@ def test_the_purge_keeps_the_window_carried_forward(
     _batch(kit, night)
     assert build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"] == "incremental"
     _same_as_a_recompute(kit, tmp_path, night)
+
+
+def test_a_table_of_the_earlier_layout_is_rebuilt_one_row_per_customer(
+    kit: BronzeKit, tmp_path: Path
+) -> None:
+    """A window table written one row per (customer, category), with a state that would let
+    it be carried forward, is replaced whole by today's layout; its statistics columns change
+    first, so no customer number enters the Delta log."""
+    from deltalake import DeltaTable
+
+    from dam_pipelines.lib.profile import WINDOW_SUMS
+
+    _customers_and_merchants(kit, M1="CAFE", M2="FUEL")
+    _batch(kit, D0)
+    build_silver(kit.warehouse, D0)
+    path = kit.warehouse / WINDOW_SPEND
+    txns = delta.scan(kit.warehouse / "silver/card/transactions")
+    shops = delta.scan(kit.warehouse / "silver/card/merchants")
+    assert txns is not None and shops is not None
+    old = card_window_sums(txns, shops, D0).collect()
+    assert old.columns == ["customer_no", "category", *WINDOW_SUMS.names(), "first_business_date"]
+    state = read_state(kit.warehouse, WINDOW_SPEND)
+    assert state is not None
+    delta.overwrite(path, old)
+    delta.set_properties(path, delta.table_config(["category", "first_business_date"]))
+    from dam_pipelines.lib.silver import write_state
+
+    write_state(kit.warehouse, WINDOW_SPEND, {**state, "version": delta.version(path)})
+
+    night = D0 + timedelta(days=1)
+    _batch(kit, night)
+    assert build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"] == "full"
+    table = _window(kit.warehouse)
+    assert table.schema == SCHEMA and table["customer_no"].is_unique().all()
+    _same_as_a_recompute(kit, tmp_path, night)
+    dt = DeltaTable(str(path))
+    assert dt.metadata().configuration["delta.dataSkippingStatsColumns"] == "first_business_date"
+    stats = [c for c in dt.get_add_actions(flatten=True).schema.names if c.startswith("min.")]
+    assert stats == ["min.first_business_date"]
+    assert build_silver(kit.warehouse, night + timedelta(days=1))[WINDOW_SPEND].metadata[
+        "mode"
+    ] in ("incremental", "unchanged")

@@ -20,6 +20,7 @@ from dam_pipelines.lib.profile import (
     card_metrics,
     card_window_sums,
     demographics,
+    widen,
 )
 from dam_pipelines_tests.bronzekit import BronzeKit, gcid
 
@@ -198,7 +199,7 @@ def test_card_metrics_on_a_tiny_frame() -> None:
         }
     )
     shops = pl.LazyFrame({"merchant_id": ["M1", "M2"], "category": ["CAFE", "FUEL"]})
-    got = card_metrics(card_window_sums(txns, shops, D, by="gcid")).collect()
+    got = card_metrics(widen(card_window_sums(txns, shops, D, by="gcid"), by="gcid")).collect()
     expected = pl.DataFrame(
         {
             "gcid": ["g"],

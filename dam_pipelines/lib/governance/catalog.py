@@ -203,7 +203,8 @@ def _declared(s: Settings) -> list[_Table]:
         _Table(
             WINDOW_SPEND,
             "card",
-            "card sums of the profile's 30d/90d windows per customer and merchant category as of D",
+            "card sums of the profile's 30d/90d windows per customer (merchant categories as of "
+            "D in columns)",
             "carried forward from silver/card/transactions every night; follows its erasures",
             dict(WINDOW_SPEND_SCHEMA),
         ),

@@ -387,16 +387,6 @@ def rollup_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     return d
 
 
-def category_key(d: Derived, ctx: RunContext) -> Derived:
-    """The window sums' key part ``category`` with the unknown merchants' null spelled out, so
-    the key check (never null) can run on (customer_no, category)."""
-    if "category" in d.df.columns:
-        d.df = d.df.with_columns(
-            pl.col("category").fill_null("(unknown merchant)").alias("_dq_category")
-        )
-    return d
-
-
 def window_spend_reconciliation(d: Derived, ctx: RunContext) -> Derived:
     """silver/card/window_spend is carried forward night by night: its totals must equal the
     same sums over silver card transactions dated in the windows as of D, read afresh."""

@@ -335,19 +335,20 @@ def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
             "keys",
             Op.KEY,
             "customer_no",
-            columns=("customer_no", "_dq_category"),
-            show=("category",),
-            description="one row per (customer, merchant category as of D)",
+            columns=("customer_no",),
+            description="one row per customer number",
         )
     )
+    counts = [c for c in WINDOW_SPEND_COLUMNS if c.startswith("net_events_90d_")]
     rules += [
-        Rule("ranges", Op.BETWEEN, c, min=0, show=("category",), description=f"{c} >= 0")
+        Rule("ranges", Op.BETWEEN, c, min=0, description=f"{c} >= 0")
         for c in (
             "purchase_count_90d",
             "cash_advance_90d",
             "overseas_purchase_90d",
             "purchase_amount_90d",
             "net_events_90d",
+            *counts,
         )
     ]
     rules.append(
@@ -356,7 +357,6 @@ def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
             Op.BETWEEN,
             "events_90d",
             min=1,
-            show=("category",),
             description="a row has at least one event in the 90-day window",
         )
     )
@@ -366,7 +366,6 @@ def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
             Op.BETWEEN,
             "first_business_date",
             max=as_of,
-            show=("category",),
             description="first_business_date <= D",
         )
     )
@@ -378,9 +377,9 @@ WINDOW_SPEND_SPEC = TableSpec(
     columns=WINDOW_SPEND_COLUMNS,
     ordered=False,
     identifiers=frozenset({"customer_no"}),
-    context=("category",),
+    context=("first_business_date",),
     rules=window_spend_rules,
-    derive=(ck.category_key, ck.window_spend_reconciliation),
+    derive=(ck.window_spend_reconciliation,),
     description="card window sums feeding the profile, carried forward night by night",
 )
 
