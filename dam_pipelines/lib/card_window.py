@@ -9,8 +9,8 @@ additive over rows, so the usual night moves the window instead of recomputing i
     window(D) = window(P)
               - window sums as of P of the rows that changed category (old categories)
               + the same rows' sums as of P under the categories as of D
-              - window sums as of P of the rows leaving a window (dated P-89..D-90, P-29..D-30)
-              + the same rows' sums as of D
+              - window sums as of P of the rows leaving the 90-day window (dated P-89..D-90)
+              - spend_30d as of P of the rows leaving only the 30-day one (P-29..D-30, after D-90)
               + window sums as of D of the rows the transactions build appended tonight
 
 where P is the night the table reflects. That is exact only when the transactions table
@@ -202,14 +202,20 @@ def _moved(warehouse: Path, state: dict, as_of: date, cats: pl.DataFrame) -> pl.
             _negated(card_window_sums(recat, then.lazy(), p)),
             card_window_sums(recat, cats.lazy(), p),
         ]
-    lo90, lo30 = p - timedelta(days=89), p - timedelta(days=29)
-    leaving = old.filter(
-        pl.col("event_date").is_between(lo90, as_of - timedelta(days=90))
-        | pl.col("event_date").is_between(lo30, as_of - timedelta(days=30))
+    # Rows leaving a window, summed once as the difference they make: those dated before D's
+    # 90-day window leave every sum; those still in it but before its 30 days leave spend_30d
+    # only (the one 30-day sum). Both were counted as of P with today's categories.
+    edge90 = as_of - timedelta(days=90)
+    gone = old.filter(pl.col("event_date").is_between(p - timedelta(days=89), edge90))
+    past_30 = old.filter(
+        pl.col("event_date").is_between(p - timedelta(days=29), as_of - timedelta(days=30))
+        & (pl.col("event_date") > edge90)
     )
     parts += [
-        _negated(card_window_sums(leaving, cats.lazy(), p)),
-        card_window_sums(leaving, cats.lazy(), as_of),
+        _negated(card_window_sums(gone, cats.lazy(), p)),
+        _negated(card_window_sums(past_30, cats.lazy(), p)).with_columns(
+            [pl.lit(0, pl.Int64).alias(c) for c in WINDOW_SUMS.names() if c != "spend_30d"]
+        ),
     ]
     if new is not None:
         parts.append(

@@ -242,3 +242,18 @@ def test_a_table_of_the_earlier_layout_is_rebuilt_one_row_per_customer(
     assert build_silver(kit.warehouse, night + timedelta(days=1))[WINDOW_SPEND].metadata[
         "mode"
     ] in ("incremental", "unchanged")
+
+
+def test_after_a_long_pause_rows_leave_both_windows_once(kit: BronzeKit, tmp_path: Path) -> None:
+    """Seventy days after the last night, rows the 30-day window held at P are also before
+    D's 90-day window: they leave every sum once (not their 30-day sum twice)."""
+    _customers_and_merchants(kit, M1="CAFE", M2="FUEL", M3="EDUCATION")
+    _batch(kit, D0)
+    build_silver(kit.warehouse, D0)
+    p = D0 + timedelta(days=22)
+    _batch(kit, p)
+    assert build_silver(kit.warehouse, p)[WINDOW_SPEND].metadata["mode"] == "incremental"
+    night = p + timedelta(days=70)  # D-90 = P-20: D0's rows (P-24..P-22) leave both windows
+    _batch(kit, night)
+    assert build_silver(kit.warehouse, night)[WINDOW_SPEND].metadata["mode"] == "incremental"
+    _same_as_a_recompute(kit, tmp_path, night)
