@@ -319,14 +319,6 @@ def scan_partitions(path: Path, column: str, values: Sequence[str]) -> pl.LazyFr
     return _scan_files(path, DeltaTable(str(path)), files)
 
 
-def scan_files(path: Path, files: Sequence[str]) -> pl.LazyFrame | None:
-    """Like :func:`scan`, but over the listed live files (paths relative to the table root, as
-    :func:`partition_files` lists them) only."""
-    if not exists(path):
-        return None
-    return _scan_files(path, DeltaTable(str(path)), files)
-
-
 def scan_holding(path: Path, column: str, values: Sequence[Any]) -> pl.LazyFrame | None:
     """Like :func:`scan`, but over the live files that may hold a row whose ``column`` is one
     of ``values`` by their statistics in the log (min/max; a file without them is kept).

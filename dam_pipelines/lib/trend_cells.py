@@ -14,16 +14,10 @@ whose rollup rows did not change since the last build moves by its changed perso
 where P is the build the cached cells reflect, and A holds every card customer whose gcid or
 age band changed between P and D (new and vanished customers included), every customer with a
 rollup row of m at a merchant whose (sido, category) changed, and every other customer number
-of their gcids (so a person is always counted whole).
-
-A month that only gained files since P (the rollup appends a night's batches as new files:
-the current month every night, a late event's month now and then) is moved the same way over
-its files of P, then the new files' rows are added: their sums, and a person for each cell
-where they had no row among the month's files of P (read for the persons of the new rows
-only; distinct persons do not add up, so the person-cell pairs are compared, not counted).
-Months whose files changed otherwise (corrections, erasures, removed copies: Delta files are
-immutable, so the sorted list of a month's live files is its fingerprint) are recomputed, as
-is every month when nothing valid is cached.
+of their gcids (so a person is always counted whole). Months whose rollup files changed
+(tonight's appends, late events, corrections, erasures: Delta files are immutable, so the
+sorted list of a month's live files is its fingerprint) are recomputed, as is every month when
+nothing valid is cached.
 
 What the cells were counted with is kept: the merchants beside the state (no person), the
 people in ``silver/card/trend_people`` (customer number, gcid, age band), a governed table
@@ -81,8 +75,6 @@ class Cache:
     cells: pl.DataFrame
     people: pl.DataFrame
     shops: pl.DataFrame
-    #: month -> its live rollup files at P (empty from a state saved before they were kept)
-    files: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,26 +84,15 @@ class Build:
     cells: pl.DataFrame
     recomputed: list[str] = field(default_factory=list)
     carried: list[str] = field(default_factory=list)
-    #: carried months that also gained files since P (their rows added)
-    added: list[str] = field(default_factory=list)
     refiled_customers: int = 0
-
-
-def month_files(warehouse: Path) -> dict[str, list[str]]:
-    """month -> its live rollup files, sorted."""
-    return {
-        month: sorted(files)
-        for month, files in delta.partition_files(warehouse / ROLLUP, "month").items()
-    }
-
-
-def _fingerprint(files: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:16]
 
 
 def month_fingerprints(warehouse: Path) -> dict[str, str]:
     """month -> digest of its live rollup files (any rewrite of the month changes it)."""
-    return {month: _fingerprint(files) for month, files in month_files(warehouse).items()}
+    return {
+        month: hashlib.sha256("\n".join(files).encode()).hexdigest()[:16]
+        for month, files in delta.partition_files(warehouse / ROLLUP, "month").items()
+    }
 
 
 def _side_file(warehouse: Path, token: str, what: str) -> Path:
@@ -138,7 +119,6 @@ def load_cache(warehouse: Path) -> Cache | None:
         cells=pl.read_parquet(cells_file),
         people=people.drop("build"),
         shops=pl.read_parquet(shops_file),
-        files=state.get("files", {}),
     )
 
 
@@ -148,7 +128,7 @@ def save_cache(
     build: Build,
     people: pl.DataFrame,
     shops: pl.DataFrame,
-    files: dict[str, list[str]],
+    months: dict[str, str],
 ) -> None:
     """Persist the cells and what they were counted with (side files, the people table, then
     the state that names them: a crash in between leaves a state that does not match)."""
@@ -170,11 +150,9 @@ def save_cache(
         {
             "as_of": as_of_iso,
             "token": token,
-            "months": {month: _fingerprint(names) for month, names in files.items()},
-            "files": files,
+            "months": months,
             # how the night got its months, for operators and tests
             "carried": build.carried,
-            "added": build.added,
             "recomputed": build.recomputed,
             "refiled_customers": build.refiled_customers,
         },
@@ -217,12 +195,8 @@ def changed_merchants(old: pl.DataFrame, new: pl.DataFrame) -> pl.Series:
     return _differing(old, new, "merchant_id", ["sido_code", "category"])
 
 
-def _month(warehouse: Path, month: str, files: list[str] | None = None) -> pl.LazyFrame:
-    """The month's rollup rows: all of them, or those of the listed files only."""
-    if files is None:
-        lf = delta.scan_partitions(warehouse / ROLLUP, "month", [month])
-    else:
-        lf = delta.scan_files(warehouse / ROLLUP, files)
+def _month(warehouse: Path, month: str) -> pl.LazyFrame:
+    lf = delta.scan_partitions(warehouse / ROLLUP, "month", [month])
     assert lf is not None
     return lf
 
@@ -235,13 +209,11 @@ def _carried(
     shops: pl.DataFrame,
     changed: pl.DataFrame,
     moved: pl.Series,
-    files: list[str] | None = None,
 ) -> tuple[pl.DataFrame, int] | None:
-    """Month ``month``'s cells moved from the cache by its changed persons (over ``files``, the
-    month's files the cache counted, when some were added since); None when so many changed
-    that a recompute is cheaper."""
+    """Month ``month``'s cells moved from the cache by its changed persons; None when so many
+    changed that a recompute is cheaper."""
     cached = cache.cells.filter(pl.col("month") == month)
-    rollup = _month(warehouse, month, files)
+    rollup = _month(warehouse, month)
     if moved.len():
         at_moved = (
             rollup.filter(pl.col("merchant_id").is_in(moved.implode()))
@@ -266,72 +238,12 @@ def _carried(
     )
 
 
-def _added(
-    warehouse: Path,
-    month: str,
-    cells: pl.DataFrame,
-    people: pl.DataFrame,
-    shops: pl.DataFrame,
-    old: list[str],
-    new: list[str],
-) -> pl.DataFrame:
-    """``cells``, the month's cells over its ``old`` files as of now, plus the rows of its
-    ``new`` files: their sums, and each person once in a cell where none of their rows of
-    the old files falls (people and merchants as of now, as :func:`cell_counts` joins them)."""
-    added = _month(warehouse, month, new).collect()
-    if added.height == 0:
-        return cells
-    persons = people.select("customer_no", "gcid", "age_band")
-    places = shops.select("merchant_id", "sido_code", "category")
-    cell = ["sido_code", "category", "age_band"]
-
-    def placed(rows: pl.LazyFrame) -> pl.LazyFrame:
-        return rows.join(persons.lazy(), on="customer_no", how="inner").join(
-            places.lazy(), on="merchant_id", how="inner"
-        )
-
-    rows = placed(added.lazy()).collect()
-    if rows.height == 0:
-        return cells
-    # every customer number of the persons of the new rows (a person is counted whole)
-    theirs = persons.join(rows.select("gcid").unique(), on="gcid", how="semi")["customer_no"]
-    seen = (
-        placed(
-            _month(warehouse, month, old)
-            .select("customer_no", "merchant_id")
-            .filter(pl.col("customer_no").is_in(theirs.implode()))
-            .unique()
-        )
-        .select("gcid", *cell)
-        .unique()
-        .collect()
-    )
-    first = rows.select("gcid", *cell).unique().join(seen, on=["gcid", *cell], how="anti")
-    plus = (
-        rows.group_by(cell)
-        .agg(
-            pl.col("purchase_count").sum().cast(pl.Int64),
-            (pl.col("purchase_amount") - pl.col("cancel_amount"))
-            .sum()
-            .cast(pl.Int64)
-            .alias("net_amount"),
-        )
-        .join(
-            first.group_by(cell).agg(pl.len().cast(pl.Int64).alias("customer_count")),
-            on=cell,
-            how="left",
-        )
-        .with_columns(pl.col("customer_count").fill_null(0), pl.lit(month).alias("month"))
-    )
-    return add_cells(cells, plus, pl.DataFrame(schema=TRENDS_SCHEMA))
-
-
 def build_cells(
     warehouse: Path, people: pl.DataFrame, shops: pl.DataFrame, as_of_iso: str
 ) -> Build:
     """Every month's cells (before k-anonymity) as of the given people and merchants, carried
     forward where the cache allows, recomputed elsewhere; the cache is then saved."""
-    files = month_files(warehouse)
+    months = month_fingerprints(warehouse)
     cache = load_cache(warehouse)
     out = Build(pl.DataFrame(schema=TRENDS_SCHEMA))
     frames = [out.cells]
@@ -339,35 +251,19 @@ def build_cells(
     if cache is not None:
         changed = changed_customers(cache.people, people)
         moved = changed_merchants(cache.shops, shops)
-    for month, names in sorted(files.items()):
+    for month, fingerprint in sorted(months.items()):
         got = None
-        then = cache.files.get(month) if cache is not None else None
-        try:
-            if cache is not None and cache.months.get(month) == _fingerprint(names):
-                assert changed is not None and moved is not None
+        if cache is not None and cache.months.get(month) == fingerprint:
+            assert changed is not None and moved is not None
+            try:
                 got = _carried(warehouse, month, cache, people, shops, changed, moved)
-            elif (
-                cache is not None
-                and then
-                and cache.months.get(month) == _fingerprint(then)
-                and set(then) < set(names)
-            ):
-                assert changed is not None and moved is not None
-                base = _carried(warehouse, month, cache, people, shops, changed, moved, then)
-                if base is not None:
-                    new = sorted(set(names) - set(then))
-                    got = _added(warehouse, month, base[0], people, shops, then, new), base[1]
-                    out.added.append(month)
-        except ValueError as exc:  # a cache that does not add up: never trusted
-            log.warning("%s %s: %s; recomputing the month", STATE, month, exc)
-            got = None
+            except ValueError as exc:  # a cache that does not add up: never trusted
+                log.warning("%s %s: %s; recomputing the month", STATE, month, exc)
         if got is None:
             cells = cell_counts(_month(warehouse, month), people.lazy(), shops.lazy()).collect(
                 engine="streaming"
             )
             out.recomputed.append(month)
-            if month in out.added:
-                out.added.remove(month)
         else:
             cells, n = got
             out.carried.append(month)
@@ -376,12 +272,11 @@ def build_cells(
     out.cells = pl.concat(frames, how="vertical").select(
         [pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]
     )
-    save_cache(warehouse, as_of_iso, out, people, shops, files)
+    save_cache(warehouse, as_of_iso, out, people, shops, months)
     log.info(
-        "%s: %d months carried forward (%d with added files; %d customers re-filed), %d recomputed",
+        "%s: %d months carried forward (%d customers re-filed), %d recomputed",
         STATE,
         len(out.carried),
-        len(out.added),
         out.refiled_customers,
         len(out.recomputed),
     )

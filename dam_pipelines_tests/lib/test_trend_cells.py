@@ -132,12 +132,7 @@ def test_closed_months_move_by_their_changed_persons_as_a_recompute_would(
             )
             assert apply_erasures(settings, day).verified
         states[day] = _night(kit, {"day": day})
-    # each night adds its rows to the months it appended to (January on 29 Jan: the file of
-    # 28 Jan counted, the new one added), equal to a recompute (``_night``) ...
-    assert states[date(2026, 1, 29)]["added"] == ["2026-01"]
-    assert states[date(2026, 1, 29)]["recomputed"] == []
-    # ... and the erasure rewrites both months' files: recomputed
-    assert states[date(2026, 2, 3)]["recomputed"] == ["2026-01", "2026-02"]
+    assert states[date(2026, 2, 3)]["recomputed"] == ["2026-01", "2026-02"]  # erasure, appends
 
     # 10 Feb: January is closed; C3 turned 40 and C6 (C5's person) arrives: January is
     # carried forward, re-filing those persons only (C5 too, since C6 shares its gcid).
@@ -145,9 +140,8 @@ def test_closed_months_move_by_their_changed_persons_as_a_recompute_would(
     kit.load("card", "customers", s(day), [_customer("C6", "p5")])
     _batch(kit, day, ["C1", "C2", "C3"])
     state = _night(kit, {"day": day})
-    assert state["carried"] == ["2026-01", "2026-02"] and state["recomputed"] == []
-    assert state["added"] == ["2026-02"]  # February gained tonight's file
-    assert state["refiled_customers"] == 2 * 3  # C3, C5, C6 in each month
+    assert state["carried"] == ["2026-01"] and state["recomputed"] == ["2026-02"]
+    assert state["refiled_customers"] == 3  # C3, C5, C6
 
     # 2 Mar: M1 becomes a RESTAURANT and C8 arrives: January is re-filed by merchant.
     day = date(2026, 3, 2)
@@ -155,8 +149,8 @@ def test_closed_months_move_by_their_changed_persons_as_a_recompute_would(
     kit.load("card", "customers", s(day), [_customer("C8", "p8")])
     _batch(kit, day, ["C2", "C8"])
     state = _night(kit, {"day": day})
-    assert state["carried"] == ["2026-01", "2026-02"], state  # February: late events added
-    assert state["added"] == ["2026-02"] and state["recomputed"] == ["2026-03"]
+    assert state["carried"] == ["2026-01"], state
+    assert state["recomputed"] == ["2026-02", "2026-03"]
     published = _published(kit.warehouse)
     jan = published.filter(pl.col("month") == "2026-01")
     assert "RESTAURANT" in jan["category"].to_list() and "CAFE" not in jan["category"].to_list()
@@ -289,5 +283,4 @@ def test_the_purge_leaves_the_cache_exact(kit: BronzeKit, settings: Settings) ->
     assert load_cache(kit.warehouse) is not None
     night = feb + timedelta(days=1)
     _batch(kit, night, ["C3"])
-    state = _night(kit, {"day": night})
-    assert state["carried"] == ["2026-01", "2026-02"] and state["added"] == ["2026-02"]
+    assert _night(kit, {"day": night})["carried"] == ["2026-01"]
