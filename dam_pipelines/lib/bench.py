@@ -32,8 +32,8 @@ from typing import Any
 import polars as pl
 
 from dam_pipelines.lib import delta
-from dam_pipelines.lib.profile import category_columns
-from dam_pipelines.lib.registry import FEEDS, MERCHANT_CATEGORIES, get_feed
+from dam_pipelines.lib.profile import CATEGORY_COLUMNS, CATEGORY_SUMS
+from dam_pipelines.lib.registry import FEEDS, get_feed
 
 AFFILIATES = ("bank", "card", "securities", "life")
 START = date(2026, 1, 1)
@@ -235,8 +235,7 @@ catnet AS (SELECT c.gcid, u.category, sum(u.net) net
   FROM ("""
     + "\n    UNION ALL ".join(
         f"SELECT customer_no, '{cat}' category, {net} net, {events} ev FROM win"
-        for cat in MERCHANT_CATEGORIES
-        for net, events in [category_columns(cat)]
+        for cat, (net, events) in CATEGORY_COLUMNS.items()
     )
     + """) u JOIN c_card c USING (customer_no)
   WHERE u.ev > 0 GROUP BY ALL),
@@ -474,15 +473,13 @@ def pandas_profile(warehouse: Path, as_of: date):  # -> pandas.DataFrame
         "purchase_amount_90d": "pa",
         "overseas_purchase_90d": "ov",
     }
-    per_category = {cat: category_columns(cat) for cat in MERCHANT_CATEGORIES}
-    cat_cols = [c for pair in per_category.values() for c in pair]
-    w = read("card", "window_spend", ["customer_no", *sums, *cat_cols])
+    w = read("card", "window_spend", ["customer_no", *sums, *CATEGORY_SUMS.names()])
     w = w.rename(columns=sums).merge(gmap("card"), on="customer_no")
     card = w.groupby("gcid")[list(sums.values())].sum()
     cn = pd.concat(
         [
             w.loc[w[ev] > 0, ["gcid", spend]].rename(columns={spend: "signed"}).assign(category=cat)
-            for cat, (spend, ev) in per_category.items()
+            for cat, (spend, ev) in CATEGORY_COLUMNS.items()
         ],
         ignore_index=True,
     )

@@ -35,7 +35,7 @@ import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.profile import (
-    CATEGORY_SUMS,
+    CATEGORY_EVENTS,
     WIDE_SUMS,
     WINDOW_SUMS,
     card_window_sums,
@@ -59,9 +59,7 @@ KEY = ["customer_no"]
 #: customers (4.5 M), which silver moves, the profile reads and quality checks every night.
 SCHEMA = pl.Schema({"customer_no": pl.Utf8(), **WIDE_SUMS, "first_business_date": pl.Date()})
 #: PURCHASE/CANCEL event counts, which can never fall below zero
-COUNTS = ["purchase_count_90d", "net_events_90d", "events_90d"] + [
-    c for c in CATEGORY_SUMS.names() if c.startswith("net_events_")
-]
+COUNTS = ["purchase_count_90d", "net_events_90d", "events_90d", *CATEGORY_EVENTS]
 #: zstd-1, no dictionary on the (unique) customer number; no key in the log statistics.
 WRITER = delta.bulk_writer(["customer_no"])
 CONFIG = delta.table_config(["first_business_date"])
@@ -267,14 +265,14 @@ def build_window_spend(warehouse: Path, as_of: date, *, full: bool = False) -> T
             )
         df, mode = _full(warehouse, as_of, cats), "full"
     meta = {"dam.as_of": as_of.isoformat(), "dam.mode": mode}
-    if current or not delta.exists(path):
+    if current:
         version = delta.replace_where(
             path, df, "true", configuration=CONFIG, metadata=meta, writer_properties=WRITER
         )
-    else:  # a table of the earlier layout (one row per customer and category): replaced,
-        # its statistics columns set first, so that no customer number enters the log
-        delta.set_properties(path, CONFIG)
-        version = delta.overwrite(path, df, metadata=meta, writer_properties=WRITER)
+    else:  # new, or of the earlier layout (one row per customer and category): replaced whole
+        version = delta.overwrite(
+            path, df, configuration=CONFIG, metadata=meta, writer_properties=WRITER
+        )
     _save_categories(warehouse, cats)
     write_state(
         warehouse,

@@ -160,8 +160,18 @@ def overwrite(
     metadata: Mapping[str, Any] | None = None,
     writer_properties: WriterProperties | None = None,
 ) -> int:
-    """Replace the whole table content with ``df`` (schema replaced too). Returns the version."""
+    """Replace the whole table content with ``df`` (schema replaced too). Returns the version.
+
+    ``configuration`` is the table's too when it exists: properties that differ are set first
+    (one commit, none when all agree), so that a table whose layout changed keeps, from its
+    first new file, the statistics columns declared for it (no key of a person in the log).
+    """
     commit = _commit(metadata)
+    if configuration and exists(path):
+        current = DeltaTable(str(path)).metadata().configuration
+        differing = {k: v for k, v in configuration.items() if current.get(k) != v}
+        if differing:
+            set_properties(path, differing)
     path.mkdir(parents=True, exist_ok=True)
     write_deltalake(
         str(path),
@@ -316,6 +326,14 @@ def scan_partitions(path: Path, column: str, values: Sequence[str]) -> pl.LazyFr
         if value in wanted
         for file in paths
     ]
+    return scan_files(path, files)
+
+
+def scan_files(path: Path, files: Sequence[str]) -> pl.LazyFrame | None:
+    """Like :func:`scan`, but over the listed live files (paths relative to the table root,
+    as :func:`partition_files` lists them) only."""
+    if not exists(path):
+        return None
     return _scan_files(path, DeltaTable(str(path)), files)
 
 

@@ -389,38 +389,48 @@ def _manifest_rows(raw: bytes) -> int:
         return 0
 
 
-def _plan(
-    settings: Settings, feeds: Sequence[Feed], up_to: str, ledger: pl.DataFrame
-) -> tuple[list[Feed], dict[Path, Sighting], list[tuple[Feed, Path]]]:
-    """The feeds in the order the run takes them, every ready batch's manifest sighting (one
-    read each), and the batches whose sighting the ledger does not hold yet, in the run's
-    order: those the run will most likely validate.
+LedgerRows = dict[tuple[str, int], dict[str, Any]]
 
-    Feeds with the most rows to validate go first: the run's last bronze write, which nothing
-    overlaps, is then a small one. Feeds are independent, so the order changes no outcome;
-    the reports keep the order of ``feeds``."""
-    seen = {
-        (r["affiliate"], r["feed"], r["business_date"], r["revision"]): (
-            r["manifest_sha256"],
-            r["manifest_mtime_ns"],
-        )
-        for r in ledger.select(
-            "affiliate", "feed", "business_date", "revision", "manifest_sha256", "manifest_mtime_ns"
-        ).iter_rows(named=True)
-    }
-    sightings: dict[Path, Sighting] = {}
+
+@dataclass
+class _Plan:
+    """What a run looks at, read once: per feed its ledger rows (by business date and
+    revision) and its ready batches with their manifest sightings; the feeds in the order
+    the run takes them; and the batches it will most likely validate, in that order (their
+    sighting is not in the ledger yet)."""
+
+    order: list[Feed]
+    ledgers: dict[str, LedgerRows]
+    ready: dict[str, list[tuple[Path, Sighting]]]
+    validations: list[tuple[Feed, Path]]
+
+
+def _plan(settings: Settings, feeds: Sequence[Feed], up_to: str, ledger: pl.DataFrame) -> _Plan:
+    """The run's :class:`_Plan`. Feeds with the most rows to validate go first: the run's last
+    bronze write, which nothing overlaps, is then a small one. Feeds are independent, so the
+    order changes no outcome; the reports keep the order of ``feeds``."""
+    ledgers: dict[str, LedgerRows] = {}
+    ready: dict[str, list[tuple[Path, Sighting]]] = {}
     planned: dict[str, list[Path]] = {}
     rows: dict[str, int] = {}
     for feed in feeds:
+        mine = ledger.filter(
+            (pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name)
+        )
+        seen = ledgers[feed.id] = {(r["business_date"], r["revision"]): r for r in mine.to_dicts()}
+        ready[feed.id] = [
+            (folder, _sighting(folder))
+            for folder in ready_batches(settings.landing_dir, feed, up_to)
+        ]
         planned[feed.id], rows[feed.id] = [], 0
-        for folder in ready_batches(settings.landing_dir, feed, up_to):
-            raw, fp = sightings[folder] = _sighting(folder)
-            key = (feed.affiliate, feed.name, folder.name, _loose_revision(raw))
-            if seen.get(key) != fp:
+        for folder, (raw, fp) in ready[feed.id]:
+            prev = seen.get((folder.name, _loose_revision(raw)))
+            if prev is None or (prev["manifest_sha256"], prev["manifest_mtime_ns"]) != fp:
                 planned[feed.id].append(folder)
                 rows[feed.id] += _manifest_rows(raw)
     order = sorted(feeds, key=lambda f: -rows[f.id])  # stable: ties keep the given order
-    return order, sightings, [(f, folder) for f in order for folder in planned[f.id]]
+    validations = [(f, folder) for f in order for folder in planned[f.id]]
+    return _Plan(order, ledgers, ready, validations)
 
 
 def ingest_feeds(
@@ -445,24 +455,21 @@ def ingest_feeds(
     quarantine: list[pl.DataFrame] = []
     predicates: list[str] = []
     writes = _BronzeWrites(log or (lambda _msg: None))
-    order, sightings, plan = _plan(settings, feeds, up_to, ledger)
-    validations = _Validations(settings, now, plan)
+    plan = _plan(settings, feeds, up_to, ledger)
+    validations = _Validations(settings, now, plan.validations)
     try:
-        for feed in order:
-            mine = ledger.filter(
-                (pl.col("affiliate") == feed.affiliate) & (pl.col("feed") == feed.name)
-            )
+        for feed in plan.order:
             report, rows, q = _ingest_one(
                 settings,
                 feed,
                 up_to,
-                mine,
+                plan.ledgers[feed.id],
+                plan.ready[feed.id],
                 run_id=run_id,
                 now=now,
                 suppress=suppress,
                 writes=writes,
                 validations=validations,
-                sightings=sightings,
             )
             reports[feed.id] = report
             ledger_rows.extend(rows)
@@ -525,24 +532,22 @@ def _ingest_one(
     settings: Settings,
     feed: Feed,
     up_to: str,
-    ledger_df: pl.DataFrame,
+    ledger: LedgerRows,
+    ready: list[tuple[Path, Sighting]],
     *,
     run_id: str,
     now: datetime,
     suppress: Suppressor | None,
     writes: _BronzeWrites,
     validations: _Validations,
-    sightings: dict[Path, Sighting],
 ) -> tuple[FeedReport, list[dict[str, Any]], list[tuple[pl.DataFrame, str]]]:
     report = FeedReport(feed, up_to)
     say = writes.say
-    ledger = {(r["business_date"], r["revision"]): r for r in ledger_df.to_dicts()}
     bronze_path = settings.table_path("bronze", feed.affiliate, feed.name)
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    rows: LedgerRows = {}
     quarantine: list[tuple[pl.DataFrame, str]] = []
-    for folder in ready_batches(settings.landing_dir, feed, up_to):
+    for folder, (raw, fp) in ready:
         bdate = folder.name
-        raw, fp = sightings.get(folder) or _sighting(folder)
         rev = _loose_revision(raw)
         prev = rows.get((bdate, rev)) or ledger.get((bdate, rev))
         if prev is not None and (prev["manifest_sha256"], prev["manifest_mtime_ns"]) == fp:

@@ -277,9 +277,10 @@ def category_columns(category: str) -> tuple[str, str]:
 
 #: Per merchant category of the contract, what the category metrics need (the top category
 #: and the education net): the category's 90-day net and its PURCHASE/CANCEL events.
-CATEGORY_SUMS = pl.Schema(
-    {name: pl.Int64() for cat in MERCHANT_CATEGORIES for name in category_columns(cat)}
-)
+CATEGORY_COLUMNS = {cat: category_columns(cat) for cat in MERCHANT_CATEGORIES}
+CATEGORY_SUMS = pl.Schema({name: pl.Int64() for pair in CATEGORY_COLUMNS.values() for name in pair})
+#: The per-category PURCHASE/CANCEL event counts (never below zero)
+CATEGORY_EVENTS = [events for _, events in CATEGORY_COLUMNS.values()]
 #: The window sums of one customer: :data:`WINDOW_SUMS` over all their events (unknown
 #: merchants included), then :data:`CATEGORY_SUMS`.
 WIDE_SUMS = pl.Schema({**WINDOW_SUMS, **CATEGORY_SUMS})
@@ -296,8 +297,8 @@ def widen(sums: pl.LazyFrame, *, by: str = "customer_no") -> pl.LazyFrame:
 
     per_category = [
         within(c, source).alias(name)
-        for c in MERCHANT_CATEGORIES
-        for source, name in zip(("spend_90d", "net_events_90d"), category_columns(c), strict=True)
+        for c, names in CATEGORY_COLUMNS.items()
+        for source, name in zip(("spend_90d", "net_events_90d"), names, strict=True)
     ]
     return (
         sums.group_by(by)
@@ -321,10 +322,10 @@ def card_metrics(sums: pl.LazyFrame) -> pl.LazyFrame:
     category is the largest positive net, ties alphabetical.
     """
     per = sums.group_by("gcid").agg(pl.col(WIDE_SUMS.names()).sum())
-    net = {}
-    for c in MERCHANT_CATEGORIES:
-        spend, events = category_columns(c)
-        net[c] = pl.when(pl.col(events) > 0).then(pl.col(spend))
+    net = {
+        c: pl.when(pl.col(events) > 0).then(pl.col(spend))
+        for c, (spend, events) in CATEGORY_COLUMNS.items()
+    }
     best = pl.max_horizontal(list(net.values()))
     top = pl.when(best > 0).then(
         pl.coalesce([pl.when(net[c] == best).then(pl.lit(c)) for c in sorted(net)])

@@ -592,8 +592,6 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
                 configuration=config,
                 metadata=meta,
             )
-            # The statistics follow the schema, also on a table made before the lineage column.
-            delta.set_properties(path, config)
         txns = warehouse / silver_key(feed)
         for month in months:
             first = date.fromisoformat(f"{month}-01")

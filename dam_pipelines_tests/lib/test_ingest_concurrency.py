@@ -164,6 +164,18 @@ def test_batches_are_validated_two_at_a_time(settings, monkeypatch) -> None:
     ]
 
 
+def _fail_validation_of(monkeypatch, day: str, error: Exception) -> None:
+    """The validation of the batch of ``day`` raises ``error``; the others run as usual."""
+    real = ingest_module.validate_batch
+
+    def failing(folder, *args, **kw):
+        if folder.name == day:
+            raise error
+        return real(folder, *args, **kw)
+
+    monkeypatch.setattr(ingest_module, "validate_batch", failing)
+
+
 def test_a_planned_batch_the_run_skips_is_dropped(settings, monkeypatch) -> None:
     """A re-delivered batch is planned (its sighting is new) but skipped, not loaded: its
     validation, even a failing one, is dropped, and the batches after it are handed over in
@@ -175,14 +187,7 @@ def test_a_planned_batch_the_run_skips_is_dropped(settings, monkeypatch) -> None
     deliver(land, "card", "transactions", "2026-11-22", transactions(2, day="2026-11-22"), **again)
     deliver(land, "card", "transactions", "2026-11-23", transactions(3, day="2026-11-23"))
     deliver(land, "card", "transactions", "2026-11-24", transactions(4, day="2026-11-24"))
-    real = ingest_module.validate_batch
-
-    def failing_for_the_skipped(folder, *args, **kw):
-        if folder.name == "2026-11-22":
-            raise OSError("never handed over")
-        return real(folder, *args, **kw)
-
-    monkeypatch.setattr(ingest_module, "validate_batch", failing_for_the_skipped)
+    _fail_validation_of(monkeypatch, "2026-11-22", OSError("never handed over"))
     reports = ingest_feeds(settings, [TXN], "2026-11-24", run_id="r2", now=NOW)
     assert [(o.business_date, o.status, o.rows_loaded) for o in reports[TXN.id].outcomes] == [
         ("2026-11-22", "SKIPPED", 2),
@@ -197,14 +202,7 @@ def test_an_error_in_a_validation_ahead_is_raised_at_its_batch(settings, monkeyp
     land = settings.landing_dir
     for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
         deliver(land, "card", "transactions", day, transactions(2, day=day, prefix=day[-2:]))
-    real = ingest_module.validate_batch
-
-    def failing(folder, *args, **kw):
-        if folder.name == "2026-11-23":
-            raise OSError("unreadable disk")
-        return real(folder, *args, **kw)
-
-    monkeypatch.setattr(ingest_module, "validate_batch", failing)
+    _fail_validation_of(monkeypatch, "2026-11-23", OSError("unreadable disk"))
     lines: list[str] = []
     with pytest.raises(OSError, match="unreadable disk"):
         ingest_feeds(settings, [TXN], "2026-11-24", run_id="r1", now=NOW, log=lines.append)

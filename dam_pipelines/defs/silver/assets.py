@@ -118,9 +118,9 @@ def card_transactions_monthly(
 )
 def card_window_spend(context: dg.AssetExecutionContext, dam: DamResource) -> dg.MaterializeResult:
     """Card sums of the profile's 30- and 90-day windows, one row per customer number (the
-    merchant categories as of D in columns), carried forward night by night (recomputed when the transactions
-    changed otherwise than by an append), so the profile does not re-read 90 days of
-    transactions."""
+    merchant categories as of D in columns), carried forward night by night (recomputed when
+    the transactions changed otherwise than by an append), so the profile does not re-read
+    90 days of transactions."""
     settings = dam.settings()
     with warehouse_lock(settings.warehouse_dir):
         result = build_window_spend(

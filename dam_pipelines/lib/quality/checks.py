@@ -338,8 +338,13 @@ def months_and_batches(
     ``partition`` has its months' rows filtered. None without the table."""
     whole = None
     if months and partition in delta.partition_columns(path):
-        days = [p for p in delta.partition_files(path, partition) if p[:7] in months]
-        whole = delta.scan_partitions(path, partition, days) if days else None
+        files = [
+            f
+            for value, names in delta.partition_files(path, partition).items()
+            if value[:7] in months
+            for f in names
+        ]
+        whole = delta.scan_files(path, files) if files else None
     elif months:  # not partitioned by it: the months' rows are filtered
         whole = delta.scan(path)
         whole = None if whole is None else whole.filter(month.is_in(months))

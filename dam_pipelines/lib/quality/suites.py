@@ -17,6 +17,7 @@ from functools import cache
 import polars as pl
 
 from dam_pipelines.lib.card_window import SCHEMA as WINDOW_SPEND_SCHEMA
+from dam_pipelines.lib.profile import CATEGORY_EVENTS
 from dam_pipelines.lib.quality import checks as ck
 from dam_pipelines.lib.quality.checks import RunContext
 from dam_pipelines.lib.quality.model import QualityConfig
@@ -33,6 +34,7 @@ from dam_pipelines.lib.registry import (
     Role,
 )
 from dam_pipelines.lib.silver import ROLLUP, WINDOW_SPEND
+from dam_pipelines.lib.trends import ROLLUP_SCHEMA
 
 ERROR, WARN = Severity.ERROR, Severity.WARN
 IDENTIFIER_ROLES = (Role.DIRECT, Role.PAN, Role.CUSTOMER_KEY, Role.RECORD_KEY)
@@ -271,16 +273,8 @@ def silver_spec(feed: Feed) -> TableSpec:
     )
 
 
-ROLLUP_COLUMNS = (
-    "month",
-    "customer_no",
-    "merchant_id",
-    "business_date",
-    "purchase_count",
-    "purchase_amount",
-    "cancel_count",
-    "cancel_amount",
-)
+#: silver/card/transactions_monthly, the columns its builder writes
+ROLLUP_COLUMNS = tuple(ROLLUP_SCHEMA.names())
 
 
 def rollup_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
@@ -339,7 +333,6 @@ def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
             description="one row per customer number",
         )
     )
-    counts = [c for c in WINDOW_SPEND_COLUMNS if c.startswith("net_events_90d_")]
     rules += [
         Rule("ranges", Op.BETWEEN, c, min=0, description=f"{c} >= 0")
         for c in (
@@ -348,7 +341,7 @@ def window_spend_rules(as_of: date, cfg: QualityConfig) -> list[Rule]:
             "overseas_purchase_90d",
             "purchase_amount_90d",
             "net_events_90d",
-            *counts,
+            *CATEGORY_EVENTS,
         )
     ]
     rules.append(
