@@ -64,6 +64,8 @@ def test_bench_writes_the_documented_json(full_run: tuple[Path, dict, list[str]]
     assert data["night_s"] == pytest.approx(sum(data["stages"][s]["wall_s"] for s in NIGHT_STAGES))
     assert [n["day"] for n in data["nights"]] == list(range(1, 13))
     assert {n["kind"] for n in data["nights"]} == {"night"}
+    # every timed night starts on settled disks (os.sync, untimed)
+    assert all(n["settle_s"] >= 0 for n in data["nights"])
     assert data["night_with_erasures_s"] == pytest.approx(
         data["night_s"] + data["stages"][ERASURE_STAGE]["wall_s"]
     )
