@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -298,15 +299,26 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
             metadata=meta,
         )
         ranges = []
+    read: set[str] = set()  # the batches the ranges were recomputed from
+    dropped: list[pl.DataFrame] = []  # keys the ranges held before and hold no more
     for start, end in ranges:
         wanted = [
             d
             for d in now
             if start.isoformat() <= d <= (end + timedelta(days=LATENESS_DAYS)).isoformat()
         ]
+        read.update(wanted)
         df = events_in_range(
             _delivered(warehouse, feed, wanted), feed.key, start, end, as_of
         ).collect()
+        held = delta.scan(path)
+        if held is not None:
+            dropped.append(
+                held.filter(pl.col("event_date").is_between(start, end))
+                .select(feed.key)
+                .join(df.lazy().select(feed.key), on=list(feed.key), how="anti")
+                .collect()
+            )
         delta.replace_where(
             path,
             df,
@@ -316,6 +328,10 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
             metadata=meta,
         )
     moved, moved_days = _reconcile_moved(path, feed, ranges, as_of, meta) if ranges else (0, [])
+    if dropped:
+        moved_days += _fall_back(
+            warehouse, feed, pl.concat(dropped), sorted(set(now) - read), as_of, meta
+        )
     days = [(a + timedelta(days=i)).isoformat() for a, b in ranges for i in range((b - a).days + 1)]
     changes = _changes_of(state, as_of, full, [*days, *(d.isoformat() for d in moved_days)])
     write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
@@ -331,8 +347,18 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
     )
 
 
-#: How far before the recomputed event dates a stale copy of a re-sent event is looked for.
-MOVED_EVENT_LOOKBACK_DAYS = 31
+def up_to(path: Path, as_of: date, *, leaving_out: Collection[str] = ()) -> pl.LazyFrame | None:
+    """Every event-date partition of the table dated up to D (but those ``leaving_out``): where
+    an older copy of a re-sent event can be. A re-sent event may come any number of days after
+    its first delivery, dated within 7 days of its new batch, so there is no bound on how far
+    back the copy lies; :func:`rows_with_keys_of` keeps the look-up cheap when keys grow with
+    time. None when no partition is left."""
+    days = [
+        d
+        for d in delta.partition_files(path, "event_date")
+        if d <= as_of.isoformat() and d not in leaving_out
+    ]
+    return delta.scan_partitions(path, "event_date", days) if days else None
 
 
 def rows_with_keys_of(
@@ -342,7 +368,7 @@ def rows_with_keys_of(
 
     A key outside the range of ``frame``'s keys cannot be one of them: the range filter lets
     the parquet reader skip row groups by their statistics (keys that grow with time, as
-    approval numbers do, skip most of a 31-day look-back: 0.72 -> 0.30 s for the card
+    approval numbers do, skip nearly every older file: 0.72 -> 0.30 s for the card
     transactions at a million customers). The semi join then keeps the exact matches.
     """
     in_range = [
@@ -374,7 +400,7 @@ def _append_events(
     changed: list[date],
 ) -> TableResult:
     """Add the events of new, later batches (the usual night) without rewriting a partition:
-    remove the older copies of the keys they re-send (within the look-back window, as the
+    remove the older copies of the keys they re-send (wherever they are, as the
     recompute does), then append them to their event-date partitions. Gives the table a
     recompute of the event dates they touch would give; a crash in between is repaired by the
     re-run (the state is written last)."""
@@ -392,13 +418,7 @@ def _append_events(
     rewritten: list[str] = []
     removed = 0
     if delivered.height:
-        lo = delivered["event_date"].min() - timedelta(days=MOVED_EVENT_LOOKBACK_DAYS)  # type: ignore[operator]
-        window = [
-            d
-            for d in delta.partition_files(path, "event_date")
-            if lo.isoformat() <= d <= as_of.isoformat()
-        ]
-        lf = delta.scan_partitions(path, "event_date", window) if window else None
+        lf = up_to(path, as_of)
         stale = (
             rows_with_keys_of(lf, keys, delivered, ("event_date",))
             if lf is not None
@@ -446,22 +466,23 @@ def _reconcile_moved(
     """Remove older copies of events whose latest delivery moved them to another date.
 
     The recomputed ranges hold each key's latest delivery among the batches read; an older
-    copy of the same key can sit in an event-date partition outside them (a re-delivery moved
-    the event). Within the look-back window every key must appear once: the latest delivery
-    (business_date, then revision) stays, the other copies' partitions are rewritten. Returns
-    the stale copies removed and the event dates rewritten.
+    copy of the same key can sit in any other event-date partition (a re-delivery moved the
+    event, however long after). Every key of the ranges must appear once in the table: the
+    latest delivery (business_date, then revision) stays, the other copies' partitions are
+    rewritten. Returns the stale copies removed and the event dates rewritten.
     """
-    lo = (min(a for a, _ in ranges) - timedelta(days=MOVED_EVENT_LOOKBACK_DAYS)).isoformat()
-    window = [d for d in delta.partition_files(path, "event_date") if lo <= d <= as_of.isoformat()]
-    lf = delta.scan_partitions(path, "event_date", window)
-    if lf is None:
-        return 0, []
     keys = list(feed.key)
-    located = (
-        lf.select(*keys, "event_date", "business_date", "_revision")
-        .filter(pl.len().over(keys) > 1)
-        .collect()
-    )
+    days = [(a + timedelta(days=i)).isoformat() for a, b in ranges for i in range((b - a).days + 1)]
+    recomputed = delta.scan_partitions(path, "event_date", days)
+    everything = up_to(path, as_of)
+    if recomputed is None or everything is None:
+        return 0, []
+    located = rows_with_keys_of(
+        everything,
+        keys,
+        recomputed.select(keys).collect(),
+        ("event_date", "business_date", "_revision"),
+    ).filter(pl.len().over(keys) > 1)
     if located.is_empty():
         return 0, []
     stale = (
@@ -472,6 +493,41 @@ def _reconcile_moved(
     )
     days = _drop_rows(path, stale, [*keys, "event_date", "business_date", "_revision"], meta)
     return stale.height, days
+
+
+def _fall_back(
+    warehouse: Path,
+    feed: Feed,
+    dropped: pl.DataFrame,
+    unread: list[str],
+    as_of: date,
+    meta: dict[str, str],
+) -> list[date]:
+    """Bring back the earlier delivery of events a recompute dropped.
+
+    A correction that drops an event leaves the event's latest delivery among the other loaded
+    batches. When that delivery lies in a batch the recompute did not read (the event was
+    re-sent months after it first came, and the re-sending batch was then corrected), the key
+    is in no partition any more: its latest delivery among ``unread`` (batch dates up to D) is
+    appended to its event date. Returns the event dates written.
+    """
+    keys = list(feed.key)
+    path = warehouse / silver_key(feed)
+    everything = up_to(path, as_of)
+    if everything is not None and dropped.height:
+        dropped = dropped.join(rows_with_keys_of(everything, keys, dropped), on=keys, how="anti")
+    batches = [b for b in unread if b <= as_of.isoformat()]
+    if dropped.is_empty() or not batches:
+        return []
+    delivered = _delivered(warehouse, feed, batches)
+    columns = tuple(c for c in delivered.collect_schema().names() if c not in keys)
+    found = rows_with_keys_of(delivered, keys, dropped, columns)
+    rows = latest_per_key(found.lazy(), feed.key).filter(pl.col("event_date") <= as_of).collect()
+    if rows.is_empty():
+        return []
+    schema = delta.empty_frame(path).schema
+    delta.append(path, rows.select([pl.col(c).cast(t) for c, t in schema.items()]), metadata=meta)
+    return sorted(set(rows["event_date"].to_list()))
 
 
 def _drop_rows(path: Path, rows: pl.DataFrame, on: list[str], meta: dict[str, str]) -> list[date]:
@@ -581,7 +637,7 @@ def build_transactions_monthly(warehouse: Path, as_of: date, *, full: bool = Fal
         months = months_of(recompute_ranges(changed))
         if changed:
             # Plus the months of event dates the transactions build rewrote outside those
-            # ranges (older copies of re-sent events removed within the look-back window).
+            # ranges (older copies of re-sent events removed wherever they are).
             moved = rewritten_partitions(warehouse, silver_key(feed), as_of) or []
             months = sorted({*months, *(d[:7] for d in moved)})
         if full:

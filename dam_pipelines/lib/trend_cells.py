@@ -33,7 +33,9 @@ import hashlib
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -236,6 +238,65 @@ def _carried(
     return add_cells(cached, counted(people, shops), counted(cache.people, cache.shops)), (
         persons.len()
     )
+
+
+def forget(warehouse: Path, until: Mapping[str, date]) -> dict[str, int] | None:
+    """Take erased card customers out of the cache before their people rows go.
+
+    ``until``: customer number -> the erasure's date; their rows of the people table from
+    records dated on or before it are deleted. A carried month re-files only the persons whose
+    gcid or age band differ between the cached people and today's, and an erased customer is in
+    neither, so the cached cells must lose the customer here, while the people table still says
+    where they were counted. Every month whose rollup files are those the cells were counted
+    from is moved as a night moves it (the customers' cells at P subtracted, their persons'
+    other customer numbers re-filed); a month the erasure rewrote, or one that cannot be moved,
+    leaves the cache and the next build recomputes it. The cells, the people table without the
+    rows and the state are saved under a new token, so a crash in between sends the next build
+    to a recompute, and a second call finds nothing left to take out.
+
+    Returns the rows deleted per customer number, or None when there is no cache to keep in step
+    (the caller deletes the rows as from any table).
+    """
+    cache = load_cache(warehouse)
+    state = read_state(warehouse, STATE)
+    if cache is None or state is None:
+        return None
+    limits = pl.DataFrame(
+        {"customer_no": list(until), "_until": list(until.values())},
+        schema={"customer_no": pl.Utf8, "_until": pl.Date},
+    )
+    gone = cache.people.join(limits, on="customer_no", how="inner").filter(
+        pl.col("business_date") <= pl.col("_until")
+    )
+    if gone.height == 0:
+        return {}
+    after = cache.people.join(gone.select("customer_no"), on="customer_no", how="anti")
+    changed = gone.select("customer_no").unique()
+    no_moves = pl.Series("merchant_id", [], pl.Utf8)
+    now = month_fingerprints(warehouse)
+    out = Build(pl.DataFrame(schema=TRENDS_SCHEMA))
+    frames, months = [out.cells], {}
+    for month, fingerprint in sorted(cache.months.items()):
+        if now.get(month) != fingerprint:
+            continue  # rewritten (by this erasure too): recomputed by the next build
+        try:
+            got = _carried(warehouse, month, cache, after, cache.shops, changed, no_moves)
+        except ValueError as exc:
+            log.warning("%s %s: %s; left to the next build", STATE, month, exc)
+            got = None
+        if got is not None:
+            frames.append(got[0])
+            months[month] = fingerprint
+            out.carried.append(month)
+            out.refiled_customers += got[1]
+    out.cells = pl.concat(frames, how="vertical").select(
+        [pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]
+    )
+    save_cache(warehouse, state["as_of"], out, after, cache.shops, months)
+    log.info(
+        "%s: %d erased customers taken out of %d cached months", STATE, changed.height, len(months)
+    )
+    return dict(gone.group_by("customer_no").agg(pl.len()).iter_rows())
 
 
 def build_cells(

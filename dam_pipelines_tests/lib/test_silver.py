@@ -281,6 +281,54 @@ def test_events_latest_delivery_per_key_partitioned_by_event_date(kit: BronzeKit
     assert got.select("approval_no", "amount").rows() == [("A1", 1), ("A2", 2)]
 
 
+def test_an_event_re_sent_months_later_leaves_one_copy(kit: BronzeKit) -> None:
+    """The contract bounds how early an event may be dated against its batch (7 days), not how
+    late a key may be re-sent: the older copy is found however far back it lies."""
+    from dam_pipelines.lib.quality.checks import Derived, RunContext, key_beyond_scope
+    from dam_pipelines.lib.quality.model import QualityConfig
+
+    txns = "silver/card/transactions"
+    kit.load("card", "transactions", s(-80), [_txn("A1", -80, 1), _txn("A2", -80, 2)])
+    kit.load("card", "transactions", s(-70), [_txn("A3", -70, 3)])
+    build_silver(kit.warehouse, d(-70))
+    # 68 days later A1 comes again, dated two days before its batch: the usual night appends.
+    kit.load("card", "transactions", s(-2), [_txn("A1", -4, 10), _txn("A4", -2, 4)])
+    res = build_silver(kit.warehouse, d(-2))[txns]
+    assert res.metadata["stale_copies_removed"] == 1
+    got = read(kit, txns).sort("approval_no").select("approval_no", "amount", "event_date")
+    assert got.rows() == [("A1", 10, d(-4)), ("A2", 2, d(-80)), ("A3", 3, d(-70)), ("A4", 4, d(-2))]
+    # A revision of that batch re-sends A2 instead: the recompute finds A2's first copy too,
+    # and A1's copy of the revised batch is gone with it (A1 falls back to its first delivery).
+    kit.load("card", "transactions", s(-2), [_txn("A2", -3, 20), _txn("A4", -2, 4)], revision=2)
+    res = build_silver(kit.warehouse, D)[txns]
+    assert res.metadata["recomputed_event_dates"] and res.metadata["stale_copies_removed"] == 1
+    got = read(kit, txns).sort("approval_no").select("approval_no", "amount", "event_date")
+    assert got.rows() == [("A1", 1, d(-80)), ("A2", 20, d(-3)), ("A3", 3, d(-70)), ("A4", 4, d(-2))]
+    # Quality's key check looks as far back: a copy 77 days away is flagged.
+    frame = read(kit, txns).filter(pl.col("event_date") >= d(-3))
+    checked = Derived(
+        frame.vstack(
+            frame.filter(pl.col("approval_no") == "A2").with_columns(
+                pl.lit("X").alias("approval_no")
+            )
+        ),
+        scope=[s(-3), s(-2)],
+    )
+    write_copy = (
+        read(kit, txns)
+        .filter(pl.col("approval_no") == "A3")
+        .with_columns(pl.lit("X").alias("approval_no"))
+    )
+    delta.append(kit.warehouse / txns, write_copy)
+    ctx = RunContext(kit.warehouse, D, QualityConfig())
+    flags = key_beyond_scope(get_feed("card", "transactions"))(checked, ctx).df
+    assert dict(zip(flags["approval_no"], flags["_dq_key_unique_beyond"], strict=True)) == {
+        "A2": True,
+        "A4": True,
+        "X": False,
+    }
+
+
 def test_the_night_records_which_partitions_it_rewrote(kit: BronzeKit) -> None:
     from dam_pipelines.lib.silver import rewritten_partitions
 

@@ -284,3 +284,29 @@ def test_the_purge_leaves_the_cache_exact(kit: BronzeKit, settings: Settings) ->
     night = feb + timedelta(days=1)
     _batch(kit, night, ["C3"])
     assert _night(kit, {"day": night})["carried"] == ["2026-01"]
+
+
+def test_a_late_erasure_takes_its_subject_out_of_the_carried_months(
+    kit: BronzeKit, settings: Settings
+) -> None:
+    # C2's record and the erasure request both date from 27 Jan; the request arrives on 10 Feb,
+    # after C2's January events. Their batches are later than the request, so the events stay,
+    # but C2 has no record left: the events count nowhere, in a January that is carried.
+    r = D0 - timedelta(days=1)
+    kit.load("card", "customers", s(r), [_customer(f"C{i}", f"p{i}") for i in range(1, 4)])
+    kit.load("card", "merchants", s(r), [{"merchant_id": m} for m in ("M1", "M2", "M3")])
+    for day in [D0 + timedelta(days=i) for i in range(3)]:  # 28 .. 30 Jan
+        _batch(kit, day, ["C1", "C2", "C3"])
+        _night(kit, {"day": day})
+    feb = date(2026, 2, 10)
+    kit.load("card", "erasure_requests", s(r), [{"request_id": "R1", "customer_no": "C2"}])
+    report = apply_erasures(settings, feb)
+    assert report.verified
+    assert report.changes[PEOPLE].rows_deleted == 1
+    assert report.changes[ROLLUP].rows_deleted == 0  # January's files are the cached ones
+    assert "C2" not in delta.read(kit.warehouse / PEOPLE)["customer_no"].to_list()
+    _batch(kit, feb, ["C1", "C3"])
+    state = _night(kit, {"day": feb})  # published == recomputed: C2 counted nowhere
+    assert state["carried"] == ["2026-01"] and state["recomputed"] == ["2026-02"]
+    # Erasing again finds nothing left to take out.
+    assert apply_erasures(settings, feb).subjects == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dam_pipelines.lib import card_window, delta
+from dam_pipelines.lib import card_window, delta, trend_cells
 from dam_pipelines.lib.governance import audit as A
 from dam_pipelines.lib.governance.proof import LINEAGE_COLUMNS, Proof, prove_erased, subject_tables
 from dam_pipelines.lib.governance.rules import Subject, closed_relationship_expired, subject_hash
@@ -235,6 +235,18 @@ def delete_subject_rows(
     return deleted, per
 
 
+def _forget_in_trends(warehouse: Path, subjects: list[Subject]) -> tuple[int, dict[str, int]] | None:
+    """The subjects' rows of the trends' people table deleted by :func:`trend_cells.forget`,
+    which takes them out of the cached trend cells first (a carried month would otherwise keep
+    counting a customer the erasure made unknown). None without a cache: the table is then
+    erased like any other."""
+    kept = trend_cells.forget(warehouse, {s.customer_no: s.until for s in subjects})
+    if kept is None:
+        return None
+    hashes = {s.customer_no: s.hash for s in subjects}
+    return sum(kept.values()), {hashes[c]: n for c, n in kept.items()}
+
+
 #: Silver tables derived from the card transactions without batch lineage per row: an erasure
 #: deletes every row of its subjects from them, after every other table, then re-derives the
 #: subjects' rows from the erased transactions (their later batches only). The monthly rollup
@@ -280,7 +292,11 @@ def erase(
         change = report.changes.setdefault(
             table, A.TableChange(table, version_before=delta.version(path))
         )
-        n, per = delete_subject_rows(path, table, subs, by_affiliate=table == "audit/quarantine")
+        n, per = (
+            forgotten
+            if table == trend_cells.PEOPLE and (forgotten := _forget_in_trends(wh, subs))
+            else delete_subject_rows(path, table, subs, by_affiliate=table == "audit/quarantine")
+        )
         if n and table in DERIVED:
             DERIVED[table](wh, [s.customer_no for s in subs])
         change.rows_deleted += n

@@ -21,7 +21,7 @@ from dam_pipelines.lib import delta
 from dam_pipelines.lib.quality.model import QualityConfig
 from dam_pipelines.lib.quality.rules import Op, Rule
 from dam_pipelines.lib.registry import FEEDS, Feed, Kind
-from dam_pipelines.lib.silver import MOVED_EVENT_LOOKBACK_DAYS, rows_with_keys_of
+from dam_pipelines.lib.silver import rows_with_keys_of, up_to
 
 BATCHES = "audit/batches"
 CURRENT = ("LOADED", "SKIPPED")  # SKIPPED: a re-delivery of the loaded revision (same counts)
@@ -106,8 +106,8 @@ def format_flag(column: str, pattern: str) -> Derivation:
 
 def key_beyond_scope(feed: Feed) -> Derivation:
     """``_dq_key_unique_beyond``: when only some event dates are checked, the row's key appears
-    in no other event date of silver's look-back window for re-sent events (null when the
-    whole table is checked: the key rule sees every row then)."""
+    in no other event date up to D, however far back (null when the whole table is checked:
+    the key rule sees every row then)."""
     flag = "_dq_key_unique_beyond"
 
     def derive(d: Derived, ctx: RunContext) -> Derived:
@@ -116,14 +116,7 @@ def key_beyond_scope(feed: Feed) -> Derivation:
             d.df = d.df.with_columns(pl.lit(None, pl.Boolean).alias(flag))
             return d
         path = ctx.warehouse / "silver" / feed.affiliate / feed.name
-        lo = min(date.fromisoformat(s) for s in d.scope) - timedelta(days=MOVED_EVENT_LOOKBACK_DAYS)
-        inside = set(d.scope)
-        others = [
-            p
-            for p in delta.partition_files(path, "event_date")
-            if lo.isoformat() <= p <= ctx.as_of.isoformat() and p not in inside
-        ]
-        lf = delta.scan_partitions(path, "event_date", others) if others else None
+        lf = up_to(path, ctx.as_of, leaving_out=set(d.scope))
         seen = (
             # Only the checked keys that also occur elsewhere (normally none), instead of
             # every distinct key of the look-back.
@@ -146,9 +139,8 @@ def key_beyond_scope(feed: Feed) -> Derivation:
                 Op.TRUE,
                 flag,
                 show=("event_date",),
-                description=f"key ({', '.join(keys)}) appears in no other event date of the "
-                f"{MOVED_EVENT_LOOKBACK_DAYS}-day look-back (the rest of the table was checked on "
-                "the nights it was written)",
+                description=f"key ({', '.join(keys)}) appears in no other event date up to D "
+                "(the rest of the table was checked on the nights it was written)",
             )
         )
         return d
