@@ -178,12 +178,20 @@ def _header(buf: bytes, end: int, name: str) -> tuple[str, ...]:
         names = tuple(next(csv.reader(io.StringIO(text), strict=True), []))
     except csv.Error:
         raise _decode_error(name, "the header row cannot be read") from None
+    return names
+
+
+def _twice(
+    name: str, names: Sequence[str], columns: Sequence[str] | None, where: str = "the header"
+) -> None:
+    """A column the dam reads (one of ``columns``; any when None) named twice cannot be read
+    unambiguously: the file is a DECODE_ERROR. A repeated undeclared name is only extra
+    columns, dropped as schema drift like any other."""
     seen: set[str] = set()
     for n in names:
-        if n in seen:
-            raise _decode_error(name, f"the header names column {n!r} twice")
+        if n in seen and (columns is None or n in columns):
+            raise _decode_error(name, f"{where} names column {n!r} twice")
         seen.add(n)
-    return names
 
 
 def _empty_to_null(df: pl.DataFrame) -> pl.DataFrame:
@@ -202,21 +210,24 @@ def read_csv_part(
     layout = check_csv_structure(buf, name)
     header_end = int(layout.ends[0])
     header = _header(buf, header_end, name)
+    _twice(name, header, columns)
     keep = [c for c in header if columns is None or c in columns]
     rows = int(layout.ends.size) - 1
     body = buf[header_end + 1 :]
     if not body or not keep:
         return Part(name, header, pl.DataFrame(schema={c: pl.Utf8 for c in keep}), rows)
+    picked = [i for i, c in enumerate(header) if c in keep]
     try:
         df = pl.read_csv(
             body,
             has_header=False,
-            schema={c: pl.Utf8 for c in header},
-            columns=[i for i, c in enumerate(header) if c in keep],
+            # positional names: an undeclared column may repeat a name
+            schema={f"column_{i}": pl.Utf8 for i in range(len(header))},
+            columns=picked,
             quote_char='"',
             comment_prefix=None,
             raise_if_empty=False,
-        )
+        ).rename({f"column_{i}": header[i] for i in picked})
     except pl.exceptions.PolarsError as exc:  # not expected after the structure check
         raise _decode_error(name, f"the csv reader failed ({type(exc).__name__})") from None
     if df.height != rows:  # not expected either; never load a file read two ways
@@ -267,6 +278,15 @@ def _as_text(s: pl.Series, name: str) -> pl.Series:
     return out.alias(s.name)
 
 
+def _polars_readable(column: pa.ChunkedArray) -> pa.Array:
+    """One parquet column as an Arrow array polars takes: decimals wider than 38 digits
+    (``decimal256``, which pyarrow gives any parquet DECIMAL of precision 39 or more) are
+    rendered as text by pyarrow, as a csv part would carry them."""
+    if pa.types.is_decimal256(column.type):
+        column = column.cast(pa.string())
+    return column.combine_chunks()
+
+
 def read_parquet_part(name: str, data: bytes, columns: Sequence[str] | None = None) -> Part:
     """Read one parquet part; the ``columns`` asked for are rendered as text."""
     try:
@@ -276,17 +296,15 @@ def read_parquet_part(name: str, data: bytes, columns: Sequence[str] | None = No
     except Exception as exc:  # any unreadable file: pyarrow raises several types
         raise _decode_error(name, f"not a readable parquet file ({type(exc).__name__})") from None
     names = tuple(table.column_names)
-    seen: set[str] = set()
-    for n in names:
-        if n in seen:
-            raise _decode_error(name, f"the file has two columns named {n!r}")
-        seen.add(n)
-    keep = [c for c in names if columns is None or c in columns]
+    _twice(name, names, columns, "the file")
+    keep = [(i, c) for i, c in enumerate(names) if columns is None or c in columns]
     series = []
-    for c in keep:
+    for i, c in keep:
         try:
-            native = pl.from_arrow(table.column(c).combine_chunks(), schema=None)
-        except Exception:
+            native = pl.from_arrow(_polars_readable(table.column(i)), schema=None)
+        # pl.exceptions.PanicException is not an Exception: one unreadable column must reject
+        # its batch, never end the night's ingestion.
+        except (Exception, pl.exceptions.PanicException):
             raise _decode_error(name, f"column {c!r} has a type the dam cannot read") from None
         assert isinstance(native, pl.Series)
         series.append(_as_text(native.alias(c), name))

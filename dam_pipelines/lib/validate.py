@@ -486,15 +486,33 @@ def _typed_columns(feed: Feed) -> list[pl.Expr]:
     return exprs
 
 
-def control_sum(values: pl.Series) -> int:
-    """Integer sum of a text column: values that are not integers (or null) count 0.
+#: Fraction digits a decimal control total keeps (more cannot move its integer part)
+_CONTROL_SCALE = 18
 
-    Summed as 32-bit halves so that no Int64 overflow is possible over any batch.
-    """
-    ints = values.filter(values.str.contains(INT_PATTERN).fill_null(False)).cast(
-        pl.Int64, strict=False
-    )
-    return _exact_sum(ints)
+
+def decimal_control_sums(values: pl.Series) -> tuple[int, ...]:
+    """The integer sums a manifest may declare for a decimal text column.
+
+    The contract's "integer sum of one numeric column (null or unparseable values count 0)"
+    is ambiguous for decimals such as ``71500.50``; each reading a producer may compute is
+    accepted: the sum of each value's integer part, the exact sum rounded down or up (every
+    rounding of the sum is one of those two), and the sum of the integer literals only (a
+    fractional value counting 0, the dam's reading until 2026-12-05). Values that are not
+    decimal literals (or null) count 0, as do integer parts beyond 64 bits. Exact: the parts
+    are summed as integers, fractions to 18 digits."""
+    literal = values.filter(values.str.contains(INT_PATTERN).fill_null(False))
+    integers = _exact_sum(literal.cast(pl.Int64, strict=False))
+    ok = values.filter(values.str.contains(DECIMAL_PATTERN).fill_null(False))
+    parts = ok.str.split_exact(".", 1).struct.unnest()
+    whole = parts["field_0"].cast(pl.Int64, strict=False)
+    negative = ok.str.starts_with("-")
+    digits = parts["field_1"].fill_null("").str.slice(0, _CONTROL_SCALE)
+    frac = digits.str.pad_end(_CONTROL_SCALE, "0").cast(pl.Int64)
+    frac = pl.select(pl.when(negative).then(-frac).otherwise(frac)).to_series()
+    truncated = _exact_sum(whole)
+    scaled = truncated * 10**_CONTROL_SCALE + _exact_sum(frac)
+    floor = scaled // 10**_CONTROL_SCALE
+    return tuple(sorted({integers, truncated, floor, -((-scaled) // 10**_CONTROL_SCALE)}))
 
 
 def _exact_sum(ints: pl.Series) -> int:
@@ -569,12 +587,15 @@ def _check_columns(feed: Feed, parts: Sequence[Part], rows_read: int) -> tuple[s
     return tuple(dropped)
 
 
-def _check_control(control: tuple[str, int], actual: int, rows_read: int) -> None:
+def _check_control(control: tuple[str, int], actual: int | tuple[int, ...], rows_read: int) -> None:
+    """``actual``: the column's integer sum, or the sums a decimal column allows."""
     column, expected = control
-    if actual != expected:
+    allowed = actual if isinstance(actual, tuple) else (actual,)
+    if expected not in allowed:
+        shown = " or ".join(str(a) for a in allowed)
         raise _reject(
             "CONTROL_TOTAL_MISMATCH",
-            f"the sum of {column} over all {rows_read} rows is {actual}, "
+            f"the sum of {column} over all {rows_read} rows is {shown}, "
             f"the manifest says {expected}",
             rows_read,
         )
@@ -631,7 +652,7 @@ def validate_batch(
     # An int column's parsed values are what the control sum adds up: taken from the checks.
     late_control = control is not None and feed.column(control[0]).dtype is DType.INT
     if control is not None and not late_control:
-        _check_control(control, control_sum(frame[control[0]]), rows_read)
+        _check_control(control, decimal_control_sums(frame[control[0]]), rows_read)
 
     bd = date.fromisoformat(business_date)
     checks = row_checks(feed, bd)

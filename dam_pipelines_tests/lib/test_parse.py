@@ -182,6 +182,46 @@ def test_parquet_unreadable_or_unsupported_is_a_decode_error() -> None:
     assert read_parquet_part("p.parquet", nested, columns=["b"]).columns == ("a",)
 
 
+def test_an_undeclared_column_may_repeat_a_name_a_declared_one_may_not() -> None:
+    """Extra columns are dropped as schema drift, even when two share a name (an empty one
+    too); a column the dam reads, named twice, cannot be read unambiguously."""
+    data = b"a,b,note,,note,\n1,x,n1,,n2,\n2,y,,,,\n"
+    part = read_csv_part("p.csv", data, "utf-8", columns=["a", "b"])
+    assert part.columns == ("a", "b", "note", "", "note", "") and part.rows == 2
+    assert part.frame.to_dicts() == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}]
+    with pytest.raises(BatchRejected) as err:
+        read_csv_part("p.csv", b"a,b,a\n1,2,3\n", "utf-8", columns=["a", "b"])
+    assert "the header names column 'a' twice" in err.value.detail
+    table = pa.Table.from_arrays(
+        [pa.array(["1"]), pa.array(["n1"]), pa.array(["n2"])], names=["a", "note", "note"]
+    )
+    part = read_parquet_part("p.parquet", _parquet(table), columns=["a"])
+    assert part.frame.to_dicts() == [{"a": "1"}]
+    with pytest.raises(BatchRejected) as err:
+        read_parquet_part("p.parquet", _parquet(table), columns=["a", "note"])
+    assert "the file names column 'note' twice" in err.value.detail
+
+
+def test_parquet_decimals_wider_than_38_digits_are_read_as_text() -> None:
+    # pyarrow reads any parquet DECIMAL of precision 39 or more as decimal256, which polars
+    # cannot take: it is rendered as text, as a csv part would carry it.
+    price = pa.array([Decimal("71500.5"), None], pa.decimal256(40, 1))
+    part = read_parquet_part("p.parquet", _parquet(pa.table({"price": price})))
+    assert part.frame.to_dicts() == [{"price": "71500.5"}, {"price": None}]
+
+
+def test_a_reader_panic_rejects_the_part_instead_of_ending_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def panic(*_a: object, **_k: object) -> None:
+        raise pl.exceptions.PanicException("not implemented for this type")
+
+    monkeypatch.setattr(pl, "from_arrow", panic)
+    with pytest.raises(BatchRejected) as err:
+        read_parquet_part("p.parquet", _parquet(pa.table({"a": pa.array([1])})))
+    assert err.value.reason == "DECODE_ERROR" and "'a'" in err.value.detail
+
+
 def test_combine_parts_numbers_rows_across_parts_and_fills_absent_columns() -> None:
     p1 = Part("one.csv", ("a", "b"), pl.DataFrame({"a": ["1", "2"], "b": ["x", None]}), 2)
     p2 = Part("two.csv", ("a",), pl.DataFrame({"a": ["3"]}), 1)

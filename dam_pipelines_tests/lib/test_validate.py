@@ -379,6 +379,31 @@ def test_control_total_sums_every_row_and_counts_unparseable_as_zero(tmp_path: P
     assert vb.loaded.height == 1 and vb.bad_rows == 3
 
 
+@pytest.mark.parametrize(
+    ("declared", "loads"),
+    [
+        (71601, True),  # the exact sum 71601.25 rounded down; each value's integer part
+        (71602, True),  # the exact sum rounded up
+        (71600, True),  # the integer literals only (71500 and 100; the others count 0)
+        (71599, False),
+        (71603, False),
+    ],
+)
+def test_a_decimal_control_total_accepts_each_reading_of_its_integer_sum(
+    tmp_path: Path, declared: int, loads: bool
+) -> None:
+    costs = ["71500", "100", "1.75", "-0.5", "abc", None]
+    rows = [{**HOLDING, "account_no": f"S{i}", "avg_cost": c} for i, c in enumerate(costs)]
+    wb = write(tmp_path, "securities/holdings", rows)
+    patch_manifest(wb, lambda d: d.update(control_total={"column": "avg_cost", "sum": declared}))
+    if loads:
+        assert validate(wb, "securities/holdings").rows_read == len(costs)
+    else:
+        err = rejection(wb, "securities/holdings")
+        assert err.reason == "CONTROL_TOTAL_MISMATCH"
+        assert "is 71600 or 71601 or 71602, the manifest says" in err.detail
+
+
 def test_a_required_when_column_must_be_in_the_header(tmp_path: Path) -> None:
     wb = write(tmp_path, "bank/customers", frame([CUSTOMER]).drop("closed_on"))
     err = rejection(wb, "bank/customers")

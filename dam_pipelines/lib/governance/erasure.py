@@ -235,7 +235,9 @@ def delete_subject_rows(
     return deleted, per
 
 
-def _forget_in_trends(warehouse: Path, subjects: list[Subject]) -> tuple[int, dict[str, int]] | None:
+def _forget_in_trends(
+    warehouse: Path, subjects: list[Subject]
+) -> tuple[int, dict[str, int]] | None:
     """The subjects' rows of the trends' people table deleted by :func:`trend_cells.forget`,
     which takes them out of the cached trend cells first (a carried month would otherwise keep
     counting a customer the erasure made unknown). None without a cache: the table is then
