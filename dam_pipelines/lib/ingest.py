@@ -329,9 +329,9 @@ class _Validations:
     the time (the bronze writes already run beside it). The run plans the batches it will
     probably validate (every sighting not yet in the ledger), and up to :attr:`AHEAD` of them
     are validated at once; :meth:`result` hands each over in turn (a ``BatchRejected`` is raised
-    there, where a direct call would raise it). A planned batch the run skips is dropped
-    (its result or error is never used); one it takes unplanned is validated on the spot. Memory: at most ``AHEAD``
-    validated batches wait, besides the writes' bound.
+    there, where a direct call would raise it). A planned batch the run skips is dropped (its
+    result or error is never used); one it takes unplanned is validated on the spot. Memory:
+    at most ``AHEAD`` validated batches wait, besides the writes' bound.
     """
 
     AHEAD = 2

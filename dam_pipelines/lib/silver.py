@@ -299,8 +299,13 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
             metadata=meta,
         )
         ranges = []
+    days = _days_of(ranges)
+    # The ranges' keys before they are rewritten: a key they no longer hold may need its
+    # earlier delivery back (:func:`_fall_back`).
+    held = delta.scan_partitions(path, "event_date", days) if days else None
+    held_keys = held.select(feed.key).collect() if held is not None else None
     read: set[str] = set()  # the batches the ranges were recomputed from
-    dropped: list[pl.DataFrame] = []  # keys the ranges held before and hold no more
+    written: list[pl.DataFrame] = []  # the keys the ranges hold now
     for start, end in ranges:
         wanted = [
             d
@@ -311,14 +316,7 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
         df = events_in_range(
             _delivered(warehouse, feed, wanted), feed.key, start, end, as_of
         ).collect()
-        held = delta.scan(path)
-        if held is not None:
-            dropped.append(
-                held.filter(pl.col("event_date").is_between(start, end))
-                .select(feed.key)
-                .join(df.lazy().select(feed.key), on=list(feed.key), how="anti")
-                .collect()
-            )
+        written.append(df.select(feed.key))
         delta.replace_where(
             path,
             df,
@@ -327,12 +325,14 @@ def _build_event(warehouse: Path, feed: Feed, as_of: date, full: bool) -> TableR
             configuration=config,
             metadata=meta,
         )
-    moved, moved_days = _reconcile_moved(path, feed, ranges, as_of, meta) if ranges else (0, [])
-    if dropped:
-        moved_days += _fall_back(
-            warehouse, feed, pl.concat(dropped), sorted(set(now) - read), as_of, meta
-        )
-    days = [(a + timedelta(days=i)).isoformat() for a, b in ranges for i in range((b - a).days + 1)]
+    moved, moved_days = 0, []
+    if written:
+        keys_now = pl.concat(written)
+        moved, moved_days = _reconcile_moved(path, feed, keys_now, as_of, meta)
+        if held_keys is not None:
+            dropped = held_keys.join(keys_now, on=list(feed.key), how="anti")
+            unread = sorted(set(now) - read)
+            moved_days += _fall_back(warehouse, feed, dropped, unread, as_of, meta)
     changes = _changes_of(state, as_of, full, [*days, *(d.isoformat() for d in moved_days)])
     write_state(warehouse, key, {"as_of": as_of.isoformat(), "inputs": now, "changes": changes})
     mode = _mode(full) if (full or ranges) else "unchanged"
@@ -460,28 +460,29 @@ def _append_events(
     )
 
 
+def _days_of(ranges: list[tuple[date, date]]) -> list[str]:
+    """Every event date of the (inclusive) ranges, as ``YYYY-MM-DD``."""
+    return [(a + timedelta(days=i)).isoformat() for a, b in ranges for i in range((b - a).days + 1)]
+
+
 def _reconcile_moved(
-    path: Path, feed: Feed, ranges: list[tuple[date, date]], as_of: date, meta: dict[str, str]
+    path: Path, feed: Feed, recomputed: pl.DataFrame, as_of: date, meta: dict[str, str]
 ) -> tuple[int, list[date]]:
     """Remove older copies of events whose latest delivery moved them to another date.
 
-    The recomputed ranges hold each key's latest delivery among the batches read; an older
+    ``recomputed``: the keys the recomputed ranges hold now, each key's latest delivery among
+    the batches read; an older
     copy of the same key can sit in any other event-date partition (a re-delivery moved the
     event, however long after). Every key of the ranges must appear once in the table: the
     latest delivery (business_date, then revision) stays, the other copies' partitions are
     rewritten. Returns the stale copies removed and the event dates rewritten.
     """
     keys = list(feed.key)
-    days = [(a + timedelta(days=i)).isoformat() for a, b in ranges for i in range((b - a).days + 1)]
-    recomputed = delta.scan_partitions(path, "event_date", days)
     everything = up_to(path, as_of)
-    if recomputed is None or everything is None:
+    if everything is None or recomputed.is_empty():
         return 0, []
     located = rows_with_keys_of(
-        everything,
-        keys,
-        recomputed.select(keys).collect(),
-        ("event_date", "business_date", "_revision"),
+        everything, keys, recomputed, ("event_date", "business_date", "_revision")
     ).filter(pl.len().over(keys) > 1)
     if located.is_empty():
         return 0, []
@@ -513,11 +514,13 @@ def _fall_back(
     """
     keys = list(feed.key)
     path = warehouse / silver_key(feed)
-    everything = up_to(path, as_of)
-    if everything is not None and dropped.height:
-        dropped = dropped.join(rows_with_keys_of(everything, keys, dropped), on=keys, how="anti")
     batches = [b for b in unread if b <= as_of.isoformat()]
     if dropped.is_empty() or not batches:
+        return []
+    everything = up_to(path, as_of)  # a key that moved to another date is not dropped
+    if everything is not None:
+        dropped = dropped.join(rows_with_keys_of(everything, keys, dropped), on=keys, how="anti")
+    if dropped.is_empty():
         return []
     delivered = _delivered(warehouse, feed, batches)
     columns = tuple(c for c in delivered.collect_schema().names() if c not in keys)

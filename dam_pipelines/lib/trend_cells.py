@@ -240,6 +240,30 @@ def _carried(
     )
 
 
+def _try_carried(
+    warehouse: Path,
+    month: str,
+    cache: Cache,
+    people: pl.DataFrame,
+    shops: pl.DataFrame,
+    changed: pl.DataFrame,
+    moved: pl.Series,
+) -> tuple[pl.DataFrame, int] | None:
+    """:func:`_carried`, or None also when the cached cells do not add up (never trusted)."""
+    try:
+        return _carried(warehouse, month, cache, people, shops, changed, moved)
+    except ValueError as exc:
+        log.warning("%s %s: %s; the month is recomputed", STATE, month, exc)
+        return None
+
+
+def _cells(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The months' cells as one frame of :data:`TRENDS_SCHEMA`."""
+    return pl.concat([pl.DataFrame(schema=TRENDS_SCHEMA), *frames], how="vertical").select(
+        [pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]
+    )
+
+
 def forget(warehouse: Path, until: Mapping[str, date]) -> dict[str, int] | None:
     """Take erased card customers out of the cache before their people rows go.
 
@@ -275,23 +299,21 @@ def forget(warehouse: Path, until: Mapping[str, date]) -> dict[str, int] | None:
     no_moves = pl.Series("merchant_id", [], pl.Utf8)
     now = month_fingerprints(warehouse)
     out = Build(pl.DataFrame(schema=TRENDS_SCHEMA))
-    frames, months = [out.cells], {}
+    frames, months = [], {}
     for month, fingerprint in sorted(cache.months.items()):
-        if now.get(month) != fingerprint:
-            continue  # rewritten (by this erasure too): recomputed by the next build
-        try:
-            got = _carried(warehouse, month, cache, after, cache.shops, changed, no_moves)
-        except ValueError as exc:
-            log.warning("%s %s: %s; left to the next build", STATE, month, exc)
-            got = None
+        # A month rewritten since (by this erasure too), or one that cannot be moved, leaves
+        # the cache: the next build recomputes it.
+        got = (
+            _try_carried(warehouse, month, cache, after, cache.shops, changed, no_moves)
+            if now.get(month) == fingerprint
+            else None
+        )
         if got is not None:
             frames.append(got[0])
             months[month] = fingerprint
             out.carried.append(month)
             out.refiled_customers += got[1]
-    out.cells = pl.concat(frames, how="vertical").select(
-        [pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]
-    )
+    out.cells = _cells(frames)
     save_cache(warehouse, state["as_of"], out, after, cache.shops, months)
     log.info(
         "%s: %d erased customers taken out of %d cached months", STATE, changed.height, len(months)
@@ -307,7 +329,7 @@ def build_cells(
     months = month_fingerprints(warehouse)
     cache = load_cache(warehouse)
     out = Build(pl.DataFrame(schema=TRENDS_SCHEMA))
-    frames = [out.cells]
+    frames = []
     changed = moved = None
     if cache is not None:
         changed = changed_customers(cache.people, people)
@@ -316,10 +338,7 @@ def build_cells(
         got = None
         if cache is not None and cache.months.get(month) == fingerprint:
             assert changed is not None and moved is not None
-            try:
-                got = _carried(warehouse, month, cache, people, shops, changed, moved)
-            except ValueError as exc:  # a cache that does not add up: never trusted
-                log.warning("%s %s: %s; recomputing the month", STATE, month, exc)
+            got = _try_carried(warehouse, month, cache, people, shops, changed, moved)
         if got is None:
             cells = cell_counts(_month(warehouse, month), people.lazy(), shops.lazy()).collect(
                 engine="streaming"
@@ -330,9 +349,7 @@ def build_cells(
             out.carried.append(month)
             out.refiled_customers += n
         frames.append(cells)
-    out.cells = pl.concat(frames, how="vertical").select(
-        [pl.col(c).cast(t) for c, t in TRENDS_SCHEMA.items()]
-    )
+    out.cells = _cells(frames)
     save_cache(warehouse, as_of_iso, out, people, shops, months)
     log.info(
         "%s: %d months carried forward (%d customers re-filed), %d recomputed",

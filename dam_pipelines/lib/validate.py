@@ -587,10 +587,9 @@ def _check_columns(feed: Feed, parts: Sequence[Part], rows_read: int) -> tuple[s
     return tuple(dropped)
 
 
-def _check_control(control: tuple[str, int], actual: int | tuple[int, ...], rows_read: int) -> None:
-    """``actual``: the column's integer sum, or the sums a decimal column allows."""
+def _check_control(control: tuple[str, int], allowed: Sequence[int], rows_read: int) -> None:
+    """``allowed``: the column's integer sum, or the sums a decimal column allows."""
     column, expected = control
-    allowed = actual if isinstance(actual, tuple) else (actual,)
     if expected not in allowed:
         shown = " or ".join(str(a) for a in allowed)
         raise _reject(
@@ -666,7 +665,7 @@ def validate_batch(
         .collect()
     )
     if control is not None and late_control:
-        _check_control(control, _exact_sum(checked[_typed_name(control[0])]), rows_read)
+        _check_control(control, (_exact_sum(checked[_typed_name(control[0])]),), rows_read)
     bad = checked.filter(pl.col("__bad"))
     if _too_many(bad.height, rows_read, bad_row_threshold):
         counts = [int(bad[f"__m{i}"].sum()) for i in range(len(checks))]

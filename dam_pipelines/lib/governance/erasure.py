@@ -249,6 +249,14 @@ def _forget_in_trends(
     return sum(kept.values()), {hashes[c]: n for c, n in kept.items()}
 
 
+#: Tables whose subjects' rows are deleted by their own function, because something kept
+#: beside them must change with them: it returns the rows deleted and the count per subject
+#: hash, or None to leave the table to :func:`delete_subject_rows`.
+OWN_DELETE: dict[str, Callable[[Path, list[Subject]], tuple[int, dict[str, int]] | None]] = {
+    trend_cells.PEOPLE: _forget_in_trends,
+}
+
+
 #: Silver tables derived from the card transactions without batch lineage per row: an erasure
 #: deletes every row of its subjects from them, after every other table, then re-derives the
 #: subjects' rows from the erased transactions (their later batches only). The monthly rollup
@@ -294,9 +302,10 @@ def erase(
         change = report.changes.setdefault(
             table, A.TableChange(table, version_before=delta.version(path))
         )
+        own = OWN_DELETE[table](wh, subs) if table in OWN_DELETE else None
         n, per = (
-            forgotten
-            if table == trend_cells.PEOPLE and (forgotten := _forget_in_trends(wh, subs))
+            own
+            if own is not None
             else delete_subject_rows(path, table, subs, by_affiliate=table == "audit/quarantine")
         )
         if n and table in DERIVED:
