@@ -213,7 +213,8 @@ def _carried(
     moved: pl.Series,
 ) -> tuple[pl.DataFrame, int] | None:
     """Month ``month``'s cells moved from the cache by its changed persons; None when so many
-    changed that a recompute is cheaper."""
+    changed that a recompute is cheaper, or when the cached cells do not add up (never
+    trusted)."""
     cached = cache.cells.filter(pl.col("month") == month)
     rollup = _month(warehouse, month)
     if moved.len():
@@ -235,26 +236,12 @@ def _carried(
         mine = ppl.lazy().filter(pl.col("customer_no").is_in(persons.implode()))
         return cell_counts(rows, mine, shp.lazy()).collect()
 
-    return add_cells(cached, counted(people, shops), counted(cache.people, cache.shops)), (
-        persons.len()
-    )
-
-
-def _try_carried(
-    warehouse: Path,
-    month: str,
-    cache: Cache,
-    people: pl.DataFrame,
-    shops: pl.DataFrame,
-    changed: pl.DataFrame,
-    moved: pl.Series,
-) -> tuple[pl.DataFrame, int] | None:
-    """:func:`_carried`, or None also when the cached cells do not add up (never trusted)."""
     try:
-        return _carried(warehouse, month, cache, people, shops, changed, moved)
+        cells = add_cells(cached, counted(people, shops), counted(cache.people, cache.shops))
     except ValueError as exc:
         log.warning("%s %s: %s; the month is recomputed", STATE, month, exc)
         return None
+    return cells, persons.len()
 
 
 def _cells(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -304,7 +291,7 @@ def forget(warehouse: Path, until: Mapping[str, date]) -> dict[str, int] | None:
         # A month rewritten since (by this erasure too), or one that cannot be moved, leaves
         # the cache: the next build recomputes it.
         got = (
-            _try_carried(warehouse, month, cache, after, cache.shops, changed, no_moves)
+            _carried(warehouse, month, cache, after, cache.shops, changed, no_moves)
             if now.get(month) == fingerprint
             else None
         )
@@ -338,7 +325,7 @@ def build_cells(
         got = None
         if cache is not None and cache.months.get(month) == fingerprint:
             assert changed is not None and moved is not None
-            got = _try_carried(warehouse, month, cache, people, shops, changed, moved)
+            got = _carried(warehouse, month, cache, people, shops, changed, moved)
         if got is None:
             cells = cell_counts(_month(warehouse, month), people.lazy(), shops.lazy()).collect(
                 engine="streaming"
