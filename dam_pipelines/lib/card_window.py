@@ -77,7 +77,7 @@ def _digest(df: pl.DataFrame) -> str:
     h = hashlib.sha256()
     for mid, cat in df.iter_rows():
         h.update(f"{mid}\x1f{cat}\x1e".encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:32]
 
 
 def _categories_path(warehouse: Path) -> Path:

@@ -107,7 +107,7 @@ def _changes_of(state: dict[str, Any] | None, as_of: date, full: bool, parts: li
 
 def inputs_digest(inputs: dict[str, str]) -> str:
     """A short, order-independent digest of a state's bronze fingerprints."""
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def rewritten_partitions(warehouse: Path, key: str, as_of: date) -> list[str] | None:

@@ -92,7 +92,7 @@ class Build:
 def month_fingerprints(warehouse: Path) -> dict[str, str]:
     """month -> digest of its live rollup files (any rewrite of the month changes it)."""
     return {
-        month: hashlib.sha256("\n".join(files).encode()).hexdigest()[:16]
+        month: hashlib.sha256("\n".join(files).encode()).hexdigest()[:32]
         for month, files in delta.partition_files(warehouse / ROLLUP, "month").items()
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +25,14 @@ from dam_pipelines.lib.asof import (
 from dam_pipelines.lib.conform import bronze_schema, silver_schema
 from dam_pipelines.lib.gold import PROFILE, TRENDS, build_gold
 from dam_pipelines.lib.registry import FEEDS, get_feed
-from dam_pipelines.lib.silver import ROLLUP, build_silver, read_state, silver_keys, write_state
+from dam_pipelines.lib.silver import (
+    ROLLUP,
+    build_silver,
+    inputs_digest,
+    read_state,
+    silver_keys,
+    write_state,
+)
 from dam_pipelines_tests.bronzekit import BronzeKit, gcid
 
 D = date(2026, 3, 10)
@@ -679,3 +687,12 @@ def test_night_by_night_equals_a_full_rebuild_and_reruns_change_nothing(
     build_silver(kit.warehouse, last)
     build_gold(kit.warehouse, last, k=1)
     _assert_same(before, _tables(kit.warehouse))
+
+
+def test_a_state_digest_never_reads_as_a_card_number():
+    # sha256 of these inputs starts with sixteen decimal digits: a 16-character digest was a
+    # 16-digit number in the state file, which a scan for card numbers (ours, or a bank's DLP)
+    # flags. The digests are 32 hex characters, so no 16-digit run stands alone.
+    digest = inputs_digest({"2026-10-03": "x1150"})
+    assert len(digest) == 32
+    assert re.search(r"(?<![0-9a-fA-F.])\d{16}(?![0-9a-fA-F.])", digest) is None
