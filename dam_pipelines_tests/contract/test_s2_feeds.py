@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dam_pipelines.lib import delta
 from dam_pipelines.lib.landing import write_batch
 from dam_pipelines_tests.contract.kit import (
     bronze,
@@ -179,6 +180,41 @@ def test_an_event_resent_later_is_the_same_event_and_a_correction_dropping_it_re
     )
     prof, _ = run(s, "2026-11-23")
     assert [r["card_spend_90d"] for r in prof.values()] == [107]
+
+
+def test_a_re_delivery_that_fails_its_checks_leaves_the_loaded_delivery_standing(
+    tmp_path: Path,
+) -> None:
+    # docs/silver-gold.md decision 11: a quarantined row is not loaded, so it is no delivery
+    # that wins; the event keeps its last loaded version.
+    s = settings_for(tmp_path)
+    deliver(s, "card", "customers", "2026-11-01", {"customer_no": "C1"})
+    deliver(
+        s,
+        "card",
+        "transactions",
+        "2026-11-22",
+        {"approval_no": "A1", "approved_at": "2026-11-21T10:00:00+09:00", "amount": "100"},
+    )
+    good = [
+        {"approval_no": f"B{i}", "approved_at": "2026-11-23T10:00:00+09:00", "amount": "1"}
+        for i in range(9)
+    ]
+    deliver(  # one bad row of ten is not "more than 10%": the batch loads
+        s,
+        "card",
+        "transactions",
+        "2026-11-23",
+        {"approval_no": "A1", "approved_at": "2026-11-22T10:00:00+09:00", "amount": "5천"},
+        *good,
+    )
+    prof, _ = run(s, "2026-11-23")
+    assert [r["card_spend_90d"] for r in prof.values()] == [109]
+    q = delta.read(s.table_path("audit", "quarantine"))
+    assert q is not None
+    assert q.select("business_date", "row_number", "column", "reason").rows() == [
+        ("2026-11-23", 1, "amount", "TYPE")
+    ]
 
 
 def test_an_event_resent_with_a_moved_date_is_counted_once(tmp_path: Path) -> None:
