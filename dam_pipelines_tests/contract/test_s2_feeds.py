@@ -9,6 +9,7 @@ import polars as pl
 
 from dam_pipelines.lib import delta
 from dam_pipelines.lib.landing import write_batch
+from dam_pipelines.settings import Settings
 from dam_pipelines_tests.contract.kit import (
     bronze,
     deliver,
@@ -143,25 +144,25 @@ def test_change_feed_latest_business_date_then_revision_and_late_master_data(
     ]
 
 
+def _card_customer(tmp_path: Path) -> Settings:
+    """A dam whose card affiliate knows customer C1 since 2026-11-01."""
+    s = settings_for(tmp_path)
+    deliver(s, "card", "customers", "2026-11-01", {"customer_no": "C1"})
+    return s
+
+
+def _txn(s: Settings, day: str, approval_no: str, at: str, amount: str, *more: dict) -> None:
+    """Deliver a card transactions batch of ``day``: one event of customer C1 (and ``more``)."""
+    row = {"approval_no": approval_no, "approved_at": f"{at}T10:00:00+09:00", "amount": amount}
+    deliver(s, "card", "transactions", day, row, *more)
+
+
 def test_an_event_resent_later_is_the_same_event_and_a_correction_dropping_it_removes_it(
     tmp_path: Path,
 ) -> None:
-    s = settings_for(tmp_path)
-    deliver(s, "card", "customers", "2026-11-01", {"customer_no": "C1"})
-    deliver(
-        s,
-        "card",
-        "transactions",
-        "2026-11-22",
-        {"approval_no": "A1", "approved_at": "2026-11-21T10:00:00+09:00", "amount": "100"},
-    )
-    deliver(
-        s,
-        "card",
-        "transactions",
-        "2026-11-23",
-        {"approval_no": "A1", "approved_at": "2026-11-22T10:00:00+09:00", "amount": "5000"},
-    )
+    s = _card_customer(tmp_path)
+    _txn(s, "2026-11-22", "A1", "2026-11-21", "100")
+    _txn(s, "2026-11-23", "A1", "2026-11-22", "5000")
     prof, _ = run(s, "2026-11-23")
     assert [r["card_spend_90d"] for r in prof.values()] == [5000]
     write_batch(
@@ -187,27 +188,14 @@ def test_a_re_delivery_that_fails_its_checks_leaves_the_loaded_delivery_standing
 ) -> None:
     # docs/silver-gold.md decision 11: a quarantined row is not loaded, so it is no delivery
     # that wins; the event keeps its last loaded version.
-    s = settings_for(tmp_path)
-    deliver(s, "card", "customers", "2026-11-01", {"customer_no": "C1"})
-    deliver(
-        s,
-        "card",
-        "transactions",
-        "2026-11-22",
-        {"approval_no": "A1", "approved_at": "2026-11-21T10:00:00+09:00", "amount": "100"},
-    )
+    s = _card_customer(tmp_path)
+    _txn(s, "2026-11-22", "A1", "2026-11-21", "100")
     good = [
         {"approval_no": f"B{i}", "approved_at": "2026-11-23T10:00:00+09:00", "amount": "1"}
         for i in range(9)
     ]
-    deliver(  # one bad row of ten is not "more than 10%": the batch loads
-        s,
-        "card",
-        "transactions",
-        "2026-11-23",
-        {"approval_no": "A1", "approved_at": "2026-11-22T10:00:00+09:00", "amount": "5천"},
-        *good,
-    )
+    # one bad row of ten is not "more than 10%": the batch loads
+    _txn(s, "2026-11-23", "A1", "2026-11-22", "5천", *good)
     prof, _ = run(s, "2026-11-23")
     assert [r["card_spend_90d"] for r in prof.values()] == [109]
     q = delta.read(s.table_path("audit", "quarantine"))
