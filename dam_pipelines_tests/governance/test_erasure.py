@@ -599,7 +599,7 @@ def test_an_erasure_cut_short_is_finished_by_the_next_run(
     assert [r.outcome for r in report.records if r.subject_hash == mine] == [ERASED]
     assert rows(settings, "silver", "card", "transactions", customer_no=C)[
         "event_date"
-    ].to_list() == ["2026-01-04"]  # the event of a batch after R stays
+    ].to_list() == [date(2026, 1, 4)]  # the event of a batch after R stays
     assert rows(settings, "bronze", "card", "erasure_requests", customer_no=C).height == 0
     assert (
         not rows(settings, "bronze", "card", "customers", customer_no=C)
