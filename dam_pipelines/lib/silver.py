@@ -471,11 +471,11 @@ def _reconcile_moved(
     """Remove older copies of events whose latest delivery moved them to another date.
 
     ``recomputed``: the keys the recomputed ranges hold now, each key's latest delivery among
-    the batches read; an older
-    copy of the same key can sit in any other event-date partition (a re-delivery moved the
-    event, however long after). Every key of the ranges must appear once in the table: the
-    latest delivery (business_date, then revision) stays, the other copies' partitions are
-    rewritten. Returns the stale copies removed and the event dates rewritten.
+    the batches read; an older copy of the same key can sit in any other event-date partition
+    (a re-delivery moved the event, however long after). Every key of the ranges must appear
+    once in the table: the latest delivery (business_date, then revision) stays, the other
+    copies' partitions are rewritten. Returns the stale copies removed and the event dates
+    rewritten.
     """
     keys = list(feed.key)
     everything = up_to(path, as_of)
@@ -509,20 +509,20 @@ def _fall_back(
     A correction that drops an event leaves the event's latest delivery among the other loaded
     batches. When that delivery lies in a batch the recompute did not read (the event was
     re-sent months after it first came, and the re-sending batch was then corrected), the key
-    is in no partition any more: its latest delivery among ``unread`` (batch dates up to D) is
-    appended to its event date. Returns the event dates written.
+    is in no partition any more: its latest delivery among ``unread`` (the loaded batches the
+    recompute did not read, all dated up to D) is appended to its event date. Returns the event
+    dates written.
     """
     keys = list(feed.key)
     path = warehouse / silver_key(feed)
-    batches = [b for b in unread if b <= as_of.isoformat()]
-    if dropped.is_empty() or not batches:
+    if dropped.is_empty() or not unread:
         return []
     everything = up_to(path, as_of)  # a key that moved to another date is not dropped
     if everything is not None:
         dropped = dropped.join(rows_with_keys_of(everything, keys, dropped), on=keys, how="anti")
     if dropped.is_empty():
         return []
-    delivered = _delivered(warehouse, feed, batches)
+    delivered = _delivered(warehouse, feed, unread)
     columns = tuple(c for c in delivered.collect_schema().names() if c not in keys)
     found = rows_with_keys_of(delivered, keys, dropped, columns)
     rows = latest_per_key(found.lazy(), feed.key).filter(pl.col("event_date") <= as_of).collect()

@@ -29,7 +29,6 @@ to a recompute). Both paths give the same cells (``test_trend_cells``).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import uuid
@@ -40,7 +39,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dam_pipelines.lib import delta
+from dam_pipelines.lib import asof, delta
 from dam_pipelines.lib.silver import ROLLUP, read_state, state_path, write_state
 from dam_pipelines.lib.trends import TRENDS_SCHEMA, add_cells, cell_counts
 
@@ -90,9 +89,9 @@ class Build:
 
 
 def month_fingerprints(warehouse: Path) -> dict[str, str]:
-    """month -> digest of its live rollup files (any rewrite of the month changes it)."""
+    """month -> fingerprint of its live rollup files (any rewrite of the month changes it)."""
     return {
-        month: hashlib.sha256("\n".join(files).encode()).hexdigest()[:32]
+        month: asof.fingerprint(files)
         for month, files in delta.partition_files(warehouse / ROLLUP, "month").items()
     }
 

@@ -500,11 +500,10 @@ def decimal_control_sums(values: pl.Series) -> tuple[int, ...]:
     fractional value counting 0, the dam's reading until 2026-12-05). Values that are not
     decimal literals (or null) count 0, as do integer parts beyond 64 bits. Exact: the parts
     are summed as integers, fractions to 18 digits."""
-    literal = values.filter(values.str.contains(INT_PATTERN).fill_null(False))
-    integers = _exact_sum(literal.cast(pl.Int64, strict=False))
     ok = values.filter(values.str.contains(DECIMAL_PATTERN).fill_null(False))
     parts = ok.str.split_exact(".", 1).struct.unnest()
     whole = parts["field_0"].cast(pl.Int64, strict=False)
+    integers = _exact_sum(whole.filter(parts["field_1"].is_null()))  # no fraction: a literal
     negative = ok.str.starts_with("-")
     digits = parts["field_1"].fill_null("").str.slice(0, _CONTROL_SCALE)
     frac = digits.str.pad_end(_CONTROL_SCALE, "0").cast(pl.Int64)
