@@ -5,8 +5,9 @@ to load (typed, pseudonymized, bronze schema) and the quarantine rows, or raises
 ``BatchRejected`` with the first batch-level reason that applies, in the contract's order,
 checked across all files of the batch before the next reason is looked at.
 
-Row checks are polars expressions over the all-string frame from :mod:`parse`; the only
-per-row Python is the gcid HMAC of the loaded customers rows.
+Row checks are polars expressions over the frame of text from :mod:`parse` (integer and
+timestamp columns of a parquet part may arrive native, and are then taken as parsed); the
+only per-row Python is the gcid HMAC of the loaded customers rows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from typing import TypeVar
 import polars as pl
 
 from dam_pipelines.lib.manifest import BatchRejected, Manifest, read_manifest
-from dam_pipelines.lib.parse import ROW_NUMBER, SOURCE_FILE, Part, combine_parts, read_part
+from dam_pipelines.lib.parse import (
+    NATIVE_INT,
+    NATIVE_TIMESTAMP,
+    ROW_NUMBER,
+    SOURCE_FILE,
+    Part,
+    as_text,
+    combine_parts,
+    read_part,
+)
 from dam_pipelines.lib.pseudonym import (
     FULL_PAN_PATTERN,
     MASKED_PAN_PATTERN,
@@ -176,9 +186,26 @@ def _typed_name(column: str) -> str:
     return f"__t_{column}"
 
 
-def _typed_expr(c: Column) -> pl.Expr | None:
-    """The parsed value of a column (null when null or unparseable); None for text columns."""
+def _native_kinds(feed: Feed) -> dict[str, str]:
+    """The columns a parquet part may deliver native (:func:`parse.read_parquet_part`)."""
+    kinds = {DType.INT: NATIVE_INT, DType.TIMESTAMP: NATIVE_TIMESTAMP}
+    return {c.name: kinds[c.dtype] for c in feed.columns if c.dtype in kinds}
+
+
+def _typed_expr(c: Column, delivered: pl.DataType | None = None) -> pl.Expr | None:
+    """The parsed value of a column (null when null or unparseable); None for text columns.
+
+    ``delivered``: the column's type in the frame; other than text, the column was kept
+    native by :mod:`parse` (an Int64, or a microsecond timestamp with a zone), and is the
+    value its text would parse to, bounded as that is."""
     raw = pl.col(c.name)
+    if delivered is not None and delivered != pl.Utf8:
+        if c.dtype is DType.INT and delivered == pl.Int64:
+            return raw
+        if c.dtype is DType.TIMESTAMP and isinstance(delivered, pl.Datetime):
+            utc = raw.dt.convert_time_zone("UTC")
+            return pl.when(utc.is_between(_MIN_TS, _MAX_TS)).then(utc)
+        raise TypeError(f"{c.name}: a {c.dtype.value} column delivered as {delivered}")
     if c.dtype is DType.INT:
         return pl.when(raw.str.contains(INT_PATTERN)).then(raw.cast(pl.Int64, strict=False))
     if c.dtype is DType.DECIMAL:
@@ -474,10 +501,10 @@ def row_checks(feed: Feed, business_date: date) -> list[_Check]:
     return checks
 
 
-def _typed_columns(feed: Feed) -> list[pl.Expr]:
+def _typed_columns(feed: Feed, delivered: pl.Schema) -> list[pl.Expr]:
     exprs = []
     for c in feed.columns:
-        t = _typed_expr(c)
+        t = _typed_expr(c, delivered.get(c.name))
         if t is not None:
             exprs.append(t.alias(_typed_name(c.name)))
     if _has_rrn(feed):
@@ -626,13 +653,16 @@ def validate_batch(
         raise ValueError("ingested_at must be timezone-aware")
     folder = Path(folder)
     manifest = read_manifest(folder, feed.affiliate, feed.name, business_date, feed_def=feed)
+    native = _native_kinds(feed)
     with ThreadPoolExecutor(_READERS, thread_name_prefix="dam-read") as pool:
         blobs = _read_files(folder, manifest, pool)
 
         def parse(i: int) -> Part:
             f, data = manifest.files[i], blobs[i]
             blobs[i] = b""  # released as soon as it is decoded
-            return read_part(f.name, data, manifest.format, manifest.encoding, feed.column_names)
+            return read_part(
+                f.name, data, manifest.format, manifest.encoding, feed.column_names, native
+            )
 
         parts = _in_order(pool, parse, range(len(blobs)))
     rows_read = sum(p.rows for p in parts)
@@ -658,7 +688,7 @@ def validate_batch(
     frame = frame.with_columns(duplicated_keys(frame, feed.key))
     checked = (
         frame.lazy()
-        .with_columns(_typed_columns(feed))
+        .with_columns(_typed_columns(feed, frame.schema))
         .with_columns(masks)
         .with_columns(pl.any_horizontal([f"__m{i}" for i in range(len(checks))]).alias("__bad"))
         .collect()
@@ -732,7 +762,10 @@ def _quarantine(
     if bad.height == 0:
         return pl.DataFrame(schema=schema)
     customer = pl.col(CUSTOMER_NO) if CUSTOMER_NO in feed.column_names else pl.lit(None, pl.Utf8)
-    bad = bad.with_columns(_record_expr(feed).alias("__record"), customer.alias("__customer"))
+    # A column kept native is shown as the text it was delivered as (its details read text).
+    bad = as_text(bad, feed.column_names).with_columns(
+        _record_expr(feed).alias("__record"), customer.alias("__customer")
+    )
     pieces = []
     for i, check in enumerate(checks):
         hit = bad.filter(pl.col(f"__m{i}"))

@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 from dam_pipelines.lib.manifest import BatchRejected
 from dam_pipelines.lib.parse import (
     Part,
+    as_text,
     combine_parts,
     decode_strict,
     read_csv_part,
@@ -107,6 +108,63 @@ def test_malformed_csv_is_a_decode_error(data: bytes, words: str) -> None:
     assert words in _decode_error(data)
 
 
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        # commas that add up over the part: one record short, one long (without quotes, the
+        # cheap structure check passes them to the reader, which must refuse the long one)
+        pytest.param(
+            b"a,b,c\n1,2\n3,4,5,6\n7,8,9\n", "line 2 (data row 1): has 2 fields", id="short-long"
+        ),
+        pytest.param(
+            b"a,b,c\r\n1,2,3,4\r\n5,6\r\n", "line 2 (data row 1): has 4 fields", id="crlf"
+        ),
+        pytest.param(
+            b"a,b,c\n" + b"1,2,3\n" * 200_000 + b"1,2,3,4\n1,2\n",
+            "data row 200001): has 4",
+            id="far-down",
+        ),
+        pytest.param(
+            b"a,b,c\n1,2,3\n\n4,5,6,7\n", "line 3 (data row 2): has 1 field", id="blank-line"
+        ),
+        pytest.param(
+            b"a,b,c\n1,2\n3,4,5,6", "line 2 (data row 1): has 2 fields", id="unterminated"
+        ),
+        pytest.param(b"a,b\n1,2\r\n3,4\r", "carriage return", id="lone-cr"),
+    ],
+)
+@pytest.mark.parametrize("columns", [None, ["a", "b"]])
+def test_records_whose_fields_only_add_up_are_a_decode_error(
+    data: bytes, words: str, columns: list[str] | None
+) -> None:
+    with pytest.raises(BatchRejected) as err:
+        read_csv_part("p.csv", data, "utf-8", columns=columns)
+    assert err.value.reason == "DECODE_ERROR" and words in err.value.detail
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b,c\n1,,3\n4,5,\n",
+        b"a,b,c\r\n1,2,3\r\n4,5,6",
+        b"a\n1\n\n2\n",  # one column: a blank line is a null value
+        b"x,a,b\n1,2,3\n",
+        b"a,b\n",
+        "a,b\n한글,2\n".encode(),
+    ],
+)
+def test_a_part_without_quotes_reads_as_the_exact_check_reads_it(
+    data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dam_pipelines.lib import parse
+
+    cheap = read_csv_part("p.csv", data, "utf-8", columns=["a", "b", "c"])
+    monkeypatch.setattr(parse, "_plain_structure", lambda _buf: None)
+    exact = read_csv_part("p.csv", data, "utf-8", columns=["a", "b", "c"])
+    assert (cheap.columns, cheap.rows) == (exact.columns, exact.rows)
+    assert_frame_equal(cheap.frame, exact.frame)
+
+
 def test_decode_error_names_the_row_after_multiline_values() -> None:
     data = b'a,b\n"x\ny",1\n2\n'
     assert "line 4 (data row 2)" in _decode_error(data)
@@ -168,6 +226,69 @@ def test_parquet_native_types_render_as_csv_text() -> None:
         "s": "뷁",
         "dict": "B",
     }
+
+
+def test_declared_integers_and_zoned_microsecond_timestamps_may_stay_native() -> None:
+    table = pa.table(
+        {
+            "i32": pa.array([-7, None], pa.int32()),
+            "u32": pa.array([4_000_000_000, 0], pa.uint32()),
+            "u64": pa.array([2**63, 1], pa.uint64()),  # not every value fits Int64: text
+            "ts": pa.array(
+                [datetime(2026, 11, 24, 4, 5, 9, tzinfo=UTC), None],
+                pa.timestamp("us", tz="Asia/Seoul"),
+            ),
+            "ms": pa.array(
+                [datetime(2026, 11, 24, 4, 5, 9, tzinfo=UTC), None], pa.timestamp("ms", tz="UTC")
+            ),
+            "naive": pa.array([datetime(2026, 11, 24, 4, 5, 9), None], pa.timestamp("us")),
+            "f": pa.array([1.0, 2.0]),  # a float declared an integer: text
+            "s": pa.array(["1", "2"]),
+            "plain": pa.array([1, 2], pa.int64()),  # not declared: text
+        }
+    )
+    native = {c: "int" for c in ("i32", "u32", "u64", "f", "s")} | {
+        c: "timestamp" for c in ("ts", "ms", "naive")
+    }
+    part = read_parquet_part("p.parquet", _parquet(table), native=native)
+    schema = part.frame.schema
+    assert schema["i32"] == schema["u32"] == pl.Int64
+    assert schema["ts"] == pl.Datetime("us", "Asia/Seoul")
+    assert {c for c, t in schema.items() if t == pl.Utf8} == {
+        "u64",
+        "ms",
+        "naive",
+        "f",
+        "s",
+        "plain",
+    }
+    assert part.frame["u32"].to_list() == [4_000_000_000, 0]
+    # shown as text exactly as a part read without ``native``
+    assert (
+        as_text(part.frame, part.frame.columns).to_dicts()
+        == read_parquet_part("p.parquet", _parquet(table)).frame.to_dicts()
+    )
+
+
+def test_combine_parts_keeps_a_column_native_only_when_every_part_has_it_native() -> None:
+    ts = pl.Series([datetime(2026, 11, 24, 4, 5, 9, tzinfo=UTC)], dtype=pl.Datetime("us", "UTC"))
+    p1 = Part(
+        "one.parquet", ("t", "n"), pl.DataFrame({"t": ts, "n": pl.Series([1], dtype=pl.Int64)}), 1
+    )
+    p2 = Part("two.parquet", ("t",), pl.DataFrame({"t": ts}), 1)
+    p3 = Part(
+        "three.parquet",
+        ("t", "n"),
+        pl.DataFrame({"t": ["x"], "n": [None]}, schema={"t": pl.Utf8, "n": pl.Utf8}),
+        1,
+    )
+    both = combine_parts([p1, p2], ["t", "n"])
+    assert both.schema["t"] == pl.Datetime("us", "UTC") and both.schema["n"] == pl.Int64
+    assert both["n"].to_list() == [1, None]
+    mixed = combine_parts([p1, p2, p3], ["t", "n"])
+    assert mixed.schema["t"] == mixed.schema["n"] == pl.Utf8
+    assert mixed["t"].to_list() == ["2026-11-24T04:05:09+00:00"] * 2 + ["x"]
+    assert mixed["n"].to_list() == ["1", None, None]
 
 
 def test_parquet_unreadable_or_unsupported_is_a_decode_error() -> None:

@@ -748,6 +748,71 @@ def test_parquet_with_native_types(tmp_path: Path) -> None:
     assert vb.manifest.encoding is None
 
 
+def test_parquet_integers_and_timestamps_kept_native_check_as_their_text_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """parse keeps a parquet part's integer and zoned microsecond timestamp columns native:
+    the rows loaded and the quarantine (values and records shown as text) are exactly those
+    of the same parts rendered as text and parsed back, across every check such a column
+    meets (required, required-when, range, the event window, years outside 0001-9999)."""
+    from dam_pipelines.lib import parse
+
+    kst = timezone(timedelta(hours=9))
+    ts = [
+        datetime(2026, 11, 24, 13, 5, 9, 123456, tzinfo=kst),
+        datetime(2026, 11, 23, 15, 0, tzinfo=UTC),
+        datetime(2026, 11, 25, 9, 0, tzinfo=kst),  # after the business date: RANGE
+        datetime(2026, 11, 10, 9, 0, tzinfo=kst),  # more than 7 days early: RANGE
+        None,  # REQUIRED
+        datetime(2026, 11, 24, 0, 30, tzinfo=kst),  # year 10000 below: TYPE, as its text
+        datetime(2026, 11, 24, 0, 30, tzinfo=kst),
+    ]
+    n = len(ts)
+    micros = pl.Series(ts, dtype=pl.Datetime("us", "UTC")).dt.epoch("us")
+    micros[5] = 253_402_300_800_000_000  # 10000-01-01T00:00:00Z
+    rows = pl.DataFrame(
+        {
+            "approval_no": [f"A{i}" for i in range(n)],
+            "customer_no": ["C1"] * n,
+            "card_no": ["123456******3456"] * n,
+            "approved_at": micros.cast(pl.Datetime("us", "UTC")).dt.convert_time_zone("Asia/Seoul"),
+            "txn_type": ["PURCHASE"] * (n - 1) + ["CANCEL"],
+            "original_approval_no": [None] * n,  # required for the CANCEL: REQUIRED
+            "amount": pl.Series([15000, -5, 0, 7, 8, 9, None], dtype=pl.Int32),
+            "installment_months": pl.Series([0, 3, 99, 0, 0, 0, 0], dtype=pl.UInt8),
+            "merchant_id": ["M1"] * n,
+            "channel": ["ONLINE"] * n,
+            "is_overseas": [False] * n,
+        }
+    )
+    wb = write(tmp_path, "card/transactions", rows.head(4), rows.tail(n - 4), fmt="parquet")
+    part = parse.read_parquet_part(
+        "p",
+        (wb.folder / part_name(wb)).read_bytes(),
+        native={"amount": "int", "approved_at": "timestamp"},
+    )
+    assert part.frame.schema["amount"] == pl.Int64
+    assert part.frame.schema["approved_at"] == pl.Datetime("us", "Asia/Seoul")
+    native = validate(wb, "card/transactions")
+    monkeypatch.setattr(parse, "_kept_native", lambda _s, _kind: None)
+    text = validate(wb, "card/transactions")
+    assert_frame_equal(native.loaded, text.loaded)
+    assert_frame_equal(native.quarantine, text.quarantine)
+    assert {(r, c, why) for r, c, why in issues(native)} >= {
+        (2, "amount", "RANGE"),
+        (3, "approved_at", "RANGE"),
+        (4, "approved_at", "RANGE"),
+        (5, "approved_at", "REQUIRED"),
+        (6, "approved_at", "TYPE"),
+        (7, "amount", "REQUIRED"),
+        (7, "original_approval_no", "REQUIRED"),
+    }
+    assert native.loaded["approval_no"].to_list() == ["A0"]
+    shown = native.quarantine.filter(pl.col("row_number") == 3, pl.col("column") == "approved_at")
+    assert shown["value"].to_list() == ["2026-11-25T09:00:00+09:00"]
+    assert '"approved_at":"2026-11-25T09:00:00+09:00"' in shown["record"][0]
+
+
 def test_parquet_that_cannot_be_read_is_a_decode_error(tmp_path: Path) -> None:
     wb = write(tmp_path, "card/transactions", frame(txs(1)), fmt="parquet")
     replace_part(wb, 0, b"PAR1garbagePAR1")
