@@ -4,11 +4,13 @@ csv: strict decoding in the declared encoding (UTF-8 with an optional BOM, or CP
 RFC 4180 structure check (vectorized over the bytes with numpy), then polars' reader.
 parquet: any readable file; native values are rendered as the text the csv dialect would carry,
 so that one set of row checks serves both formats. An empty string is null in both. The one
-exception: a column the caller declares an integer or a timestamp, and whose parquet type
-holds exactly such values (signed integers up to 64 bits, unsigned up to 32; a microsecond
-timestamp with a time zone), is kept native (``native``): rendering it as text and parsing it
-back gives the same values, at about a third of a night's parquet reading. Such a column is
-rendered only where text is shown (:func:`as_text`, for the quarantine).
+exception: a column the caller declares an integer, a date or a timestamp, and whose parquet
+type holds exactly such values (signed integers up to 64 bits, unsigned up to 32, or whole
+floats; dates; a microsecond timestamp with a time zone), is kept native (``native``):
+rendering it as text and parsing it back gives the same values, at about a third of a
+night's parquet reading. Such a column is rendered only where text is shown
+(:func:`as_text`, for the quarantine). Whole floats are what pandas writes for an integer
+column that has a null.
 
 Problems raise ``BatchRejected("DECODE_ERROR", ...)`` naming the file, line and data row.
 """
@@ -202,6 +204,10 @@ def _plain_structure(buf: bytes) -> tuple[int, int] | None:
     records = int(np.count_nonzero(a == _LF)) + (buf[-1:] != b"\n")
     if int(np.count_nonzero(a == _COMMA)) != records * (fields - 1):
         return None
+    # The reader drops one trailing empty field of a last line without a line end (``2,3,``
+    # under a two-column header) instead of refusing it: that line is counted here.
+    if buf[-1:] != b"\n" and buf.count(b",", buf.rfind(b"\n") + 1) != fields - 1:
+        return None
     return header_end, records
 
 
@@ -253,7 +259,12 @@ def read_csv_part(
     else:
         header_end, rows = plain[0], plain[1] - 1
     header = _header(buf, header_end, name)
-    _twice(name, header, columns)
+    try:
+        _twice(name, header, columns)
+    except BatchRejected:
+        if plain is not None:  # a bad record is named first, as the exact check does
+            check_csv_structure(buf, name)
+        raise
     keep = [c for c in header if columns is None or c in columns]
     body = buf[header_end + 1 :]
     if not body or not keep:
@@ -304,9 +315,30 @@ def _float_text(s: pl.Series) -> pl.Series:
     return out
 
 
-def _as_text(s: pl.Series, name: str) -> pl.Series:
-    """One native parquet column rendered as csv text (see module doc)."""
+def _whole(s: pl.Series) -> pl.Series:
+    """Per value of a float column: a whole number that fits Int64 (null for null)."""
+    return (s.is_finite() & (s == s.floor()) & (s.abs() < 2.0**63)).alias(s.name)
+
+
+def _as_text(s: pl.Series, name: str, kind: str | None = None) -> pl.Series:
+    """One native parquet column rendered as csv text (see module doc).
+
+    ``kind``: what the declared column holds. An ``int`` column delivered as floats (pandas
+    writes an integer column with nulls as float64) renders a whole value as the integer
+    (``100.0`` as ``100``); any other float renders as in any column, and fails TYPE."""
     dt = s.dtype
+    if kind == NATIVE_INT and dt.is_float():
+        whole = _whole(s)
+        return (
+            s.to_frame()
+            .select(
+                pl.when(whole)
+                .then(s.cast(pl.Int64, strict=False).cast(pl.Utf8))
+                .otherwise(_float_text(s))
+            )
+            .to_series()
+            .alias(s.name)
+        )
     if dt == pl.Utf8:
         out = s
     elif dt == pl.Boolean:
@@ -335,7 +367,7 @@ def _as_text(s: pl.Series, name: str) -> pl.Series:
 
 
 #: What a declared column holds, for :func:`read_parquet_part`'s ``native``.
-NATIVE_INT, NATIVE_TIMESTAMP = "int", "timestamp"
+NATIVE_INT, NATIVE_DATE, NATIVE_TIMESTAMP = "int", "date", "timestamp"
 # Every value of these converts to Int64 exactly (an unsigned 64-bit one may not: text).
 _EXACT_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
 
@@ -347,11 +379,16 @@ def _kept_native(s: pl.Series, kind: str | None) -> pl.Series | None:
     A timestamp must carry a time zone (a naive one fails TYPE, as its text would) and be in
     microseconds (the bronze unit: milli- and nanoseconds are rendered and parsed as text, so
     no conversion of units can overflow or round). It keeps its zone: the quarantine shows it
-    as delivered, the row checks convert it to UTC.
+    as delivered, the row checks convert it to UTC. Floats of an ``int`` column are kept when
+    every value is whole (:func:`_as_text` renders them value by value otherwise).
     """
     dt = s.dtype
     if kind == NATIVE_INT and dt in _EXACT_INTS:
         return s.cast(pl.Int64)
+    if kind == NATIVE_INT and dt.is_float() and _whole(s).fill_null(True).all():
+        return s.cast(pl.Int64)
+    if kind == NATIVE_DATE and dt == pl.Date:
+        return s
     if (
         kind == NATIVE_TIMESTAMP
         and isinstance(dt, pl.Datetime)
@@ -390,8 +427,9 @@ def read_parquet_part(
     native: Mapping[str, str] | None = None,
 ) -> Part:
     """Read one parquet part; the ``columns`` asked for are rendered as text, except those
-    ``native`` declares (column -> :data:`NATIVE_INT` or :data:`NATIVE_TIMESTAMP`) whose
-    parquet type holds exactly such values (:func:`_kept_native`)."""
+    ``native`` declares (column -> :data:`NATIVE_INT`, :data:`NATIVE_DATE` or
+    :data:`NATIVE_TIMESTAMP`) whose parquet type holds exactly such values
+    (:func:`_kept_native`)."""
     try:
         # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose import
         # (pandas with it) cost the night's ingestion 0.3 s.
@@ -410,8 +448,9 @@ def read_parquet_part(
         except (Exception, pl.exceptions.PanicException):
             raise _decode_error(name, f"column {c!r} has a type the dam cannot read") from None
         assert isinstance(values, pl.Series)
-        kept = _kept_native(values.alias(c), (native or {}).get(c))
-        series.append(kept if kept is not None else _as_text(values.alias(c), name))
+        kind = (native or {}).get(c)
+        kept = _kept_native(values.alias(c), kind)
+        series.append(kept if kept is not None else _as_text(values.alias(c), name, kind))
     frame = _empty_to_null(pl.DataFrame(series)) if series else pl.DataFrame()
     return Part(name, names, frame, table.num_rows)
 

@@ -25,6 +25,7 @@ import polars as pl
 
 from dam_pipelines.lib.manifest import BatchRejected, Manifest, read_manifest
 from dam_pipelines.lib.parse import (
+    NATIVE_DATE,
     NATIVE_INT,
     NATIVE_TIMESTAMP,
     ROW_NUMBER,
@@ -110,7 +111,9 @@ TIMESTAMP_PATTERN = (
 _MIN_DATE, _MAX_DATE = date(1, 1, 1), date(9999, 12, 31)
 _MIN_TS = datetime(1, 1, 1, tzinfo=UTC)
 _MAX_TS = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-_NO_OFFSET = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"
+_NO_OFFSET = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
+# a time to the minute, then its offset
+_TO_THE_MINUTE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2})([Z+-])"
 _TYPE_TEXT = {
     DType.INT: "is not an integer (ASCII digits, optional leading minus, 64-bit)",
     DType.DECIMAL: "is not a decimal number (digits, optionally '.' and digits)",
@@ -188,7 +191,7 @@ def _typed_name(column: str) -> str:
 
 def _native_kinds(feed: Feed) -> dict[str, str]:
     """The columns a parquet part may deliver native (:func:`parse.read_parquet_part`)."""
-    kinds = {DType.INT: NATIVE_INT, DType.TIMESTAMP: NATIVE_TIMESTAMP}
+    kinds = {DType.INT: NATIVE_INT, DType.DATE: NATIVE_DATE, DType.TIMESTAMP: NATIVE_TIMESTAMP}
     return {c.name: kinds[c.dtype] for c in feed.columns if c.dtype in kinds}
 
 
@@ -196,15 +199,19 @@ def _typed_expr(c: Column, delivered: pl.DataType | None = None) -> pl.Expr | No
     """The parsed value of a column (null when null or unparseable); None for text columns.
 
     ``delivered``: the column's type in the frame; other than text, the column was kept
-    native by :mod:`parse` (an Int64, or a microsecond timestamp with a zone), and is the
-    value its text would parse to, bounded as that is."""
+    native by :mod:`parse` (an Int64, a Date, or a microsecond timestamp with a zone), and is
+    the value its text would parse to, bounded as that is."""
     raw = pl.col(c.name)
     if delivered is not None and delivered != pl.Utf8:
         if c.dtype is DType.INT and delivered == pl.Int64:
             return raw
+        if c.dtype is DType.DATE and delivered == pl.Date:
+            return pl.when(raw.is_between(_MIN_DATE, _MAX_DATE)).then(raw)
         if c.dtype is DType.TIMESTAMP and isinstance(delivered, pl.Datetime):
+            # In its own zone too: the text of a local year 10000 fails the pattern.
             utc = raw.dt.convert_time_zone("UTC")
-            return pl.when(utc.is_between(_MIN_TS, _MAX_TS)).then(utc)
+            local_year = raw.dt.year().is_between(0, 9999)
+            return pl.when(utc.is_between(_MIN_TS, _MAX_TS) & local_year).then(utc)
         raise TypeError(f"{c.name}: a {c.dtype.value} column delivered as {delivered}")
     if c.dtype is DType.INT:
         return pl.when(raw.str.contains(INT_PATTERN)).then(raw.cast(pl.Int64, strict=False))
@@ -218,9 +225,12 @@ def _typed_expr(c: Column, delivered: pl.DataType | None = None) -> pl.Expr | No
             raw.str.contains(DATE_PATTERN) & parsed.is_between(_MIN_DATE, _MAX_DATE)
         ).then(parsed)
     if c.dtype is DType.TIMESTAMP:
-        # ISO 8601 also allows an hours-only offset (+09): spelled out as +09:00 first.
-        # The pattern pins the form down; chrono's ISO 8601 parser is then the fastest.
-        full = raw.str.replace(r"([+-][0-9]{2})$", "${1}:00")
+        # Spelled out first, so that one pattern and chrono's ISO 8601 parser (the fastest)
+        # decide: ISO 8601 also allows an hours-only offset (+09) and a time to the minute
+        # (13:05, as Java's OffsetDateTime.toString() writes a time whose seconds are zero).
+        full = raw.str.replace(r"([+-][0-9]{2})$", "${1}:00").str.replace(
+            _TO_THE_MINUTE, "${1}:00$2"
+        )
         parsed = full.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
         return pl.when(
             full.str.contains(TIMESTAMP_PATTERN) & parsed.is_between(_MIN_TS, _MAX_TS)

@@ -131,6 +131,11 @@ def test_malformed_csv_is_a_decode_error(data: bytes, words: str) -> None:
             b"a,b,c\n1,2\n3,4,5,6", "line 2 (data row 1): has 2 fields", id="unterminated"
         ),
         pytest.param(b"a,b\n1,2\r\n3,4\r", "carriage return", id="lone-cr"),
+        # the reader drops one trailing empty field of a last line without a line end
+        pytest.param(b"a,b\n1\n2,3,", "line 2 (data row 1): has 1 field", id="last-line-comma"),
+        pytest.param(b"a,b\r\n1\r\n,,", "line 2 (data row 1): has 1 field", id="last-line-commas"),
+        # a bad record is named before a header that names a column twice, as by the exact check
+        pytest.param(b"a,b,a\n1,2\n3,4,5,6\n", "line 2 (data row 1): has 2 fields", id="twice"),
     ],
 )
 @pytest.mark.parametrize("columns", [None, ["a", "b"]])
@@ -228,7 +233,11 @@ def test_parquet_native_types_render_as_csv_text() -> None:
     }
 
 
-def test_declared_integers_and_zoned_microsecond_timestamps_may_stay_native() -> None:
+def test_declared_integers_and_zoned_microsecond_timestamps_may_stay_native(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dam_pipelines.lib import parse
+
     table = pa.table(
         {
             "i32": pa.array([-7, None], pa.int32()),
@@ -242,7 +251,7 @@ def test_declared_integers_and_zoned_microsecond_timestamps_may_stay_native() ->
                 [datetime(2026, 11, 24, 4, 5, 9, tzinfo=UTC), None], pa.timestamp("ms", tz="UTC")
             ),
             "naive": pa.array([datetime(2026, 11, 24, 4, 5, 9), None], pa.timestamp("us")),
-            "f": pa.array([1.0, 2.0]),  # a float declared an integer: text
+            "f": pa.array([1.5, 2.0]),  # a fraction in a column declared an integer: text
             "s": pa.array(["1", "2"]),
             "plain": pa.array([1, 2], pa.int64()),  # not declared: text
         }
@@ -263,11 +272,45 @@ def test_declared_integers_and_zoned_microsecond_timestamps_may_stay_native() ->
         "plain",
     }
     assert part.frame["u32"].to_list() == [4_000_000_000, 0]
-    # shown as text exactly as a part read without ``native``
+    # shown as text exactly as the part read with nothing kept native
+    monkeypatch.setattr(parse, "_kept_native", lambda _s, _kind: None)
     assert (
         as_text(part.frame, part.frame.columns).to_dicts()
-        == read_parquet_part("p.parquet", _parquet(table)).frame.to_dicts()
+        == read_parquet_part("p.parquet", _parquet(table), native=native).frame.to_dicts()
     )
+
+
+def test_whole_floats_of_an_int_column_read_as_integers_and_dates_stay_native() -> None:
+    """pandas writes an int column with a null as float64: whole floats are the integers,
+    natively when every value is, value by value in the text otherwise. Dates stay native; a
+    naive timestamp in a date column is text (it fails TYPE: native timestamps must carry a
+    zone)."""
+    day = datetime(2026, 11, 24)
+    table = pa.table(
+        {
+            "whole": pa.array([15000.0, None, -3.0], pa.float64()),
+            "mixed": pa.array([15000.0, 0.5, float("nan")], pa.float64()),
+            "big": pa.array([2.0**63, 1.0, None], pa.float64()),
+            "dates": pa.array([date(2026, 11, 24), None, date(2026, 2, 28)], pa.date32()),
+            "midnights": pa.array([day, None, day], pa.timestamp("ns")),
+            "times": pa.array([day, day.replace(hour=10), None], pa.timestamp("us")),
+            "zoned": pa.array([day, None, day], pa.timestamp("us", tz="UTC")),
+            "float_rate": pa.array([15000.0, 1.0, 2.0], pa.float64()),  # not declared an int
+        }
+    )
+    native = {"whole": "int", "mixed": "int", "big": "int"} | {
+        c: "date" for c in ("dates", "midnights", "times", "zoned")
+    }
+    frame = read_parquet_part("p.parquet", _parquet(table), native=native).frame
+    assert frame.schema["whole"] == pl.Int64 and frame["whole"].to_list() == [15000, None, -3]
+    assert frame.schema["dates"] == pl.Date
+    assert frame["midnights"].to_list() == ["2026-11-24T00:00:00", None, "2026-11-24T00:00:00"]
+    assert frame["mixed"].to_list() == ["15000", "0.5", "NaN"]
+    assert frame["big"].to_list() == ["9223372036854776000", "1", None]  # beyond Int64
+    assert frame["times"].to_list() == ["2026-11-24T00:00:00", "2026-11-24T10:00:00", None]
+    midnight_utc = "2026-11-24T00:00:00+00:00"
+    assert frame["zoned"].to_list() == [midnight_utc, None, midnight_utc]
+    assert frame["float_rate"].to_list() == ["15000.0", "1.0", "2.0"]
 
 
 def test_combine_parts_keeps_a_column_native_only_when_every_part_has_it_native() -> None:

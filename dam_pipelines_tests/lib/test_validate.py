@@ -765,11 +765,12 @@ def test_parquet_integers_and_timestamps_kept_native_check_as_their_text_would(
         datetime(2026, 11, 10, 9, 0, tzinfo=kst),  # more than 7 days early: RANGE
         None,  # REQUIRED
         datetime(2026, 11, 24, 0, 30, tzinfo=kst),  # year 10000 below: TYPE, as its text
-        datetime(2026, 11, 24, 0, 30, tzinfo=kst),
+        datetime(2026, 11, 24, 0, 30, tzinfo=kst),  # 9999 in UTC, 10000 locally, below
     ]
     n = len(ts)
     micros = pl.Series(ts, dtype=pl.Datetime("us", "UTC")).dt.epoch("us")
     micros[5] = 253_402_300_800_000_000  # 10000-01-01T00:00:00Z
+    micros[6] = 253_402_286_400_000_000  # 9999-12-31T20:00Z, in Seoul the year 10000: TYPE
     rows = pl.DataFrame(
         {
             "approval_no": [f"A{i}" for i in range(n)],
@@ -804,6 +805,7 @@ def test_parquet_integers_and_timestamps_kept_native_check_as_their_text_would(
         (4, "approved_at", "RANGE"),
         (5, "approved_at", "REQUIRED"),
         (6, "approved_at", "TYPE"),
+        (7, "approved_at", "TYPE"),
         (7, "amount", "REQUIRED"),
         (7, "original_approval_no", "REQUIRED"),
     }
@@ -811,6 +813,37 @@ def test_parquet_integers_and_timestamps_kept_native_check_as_their_text_would(
     shown = native.quarantine.filter(pl.col("row_number") == 3, pl.col("column") == "approved_at")
     assert shown["value"].to_list() == ["2026-11-25T09:00:00+09:00"]
     assert '"approved_at":"2026-11-25T09:00:00+09:00"' in shown["record"][0]
+
+
+def test_a_parquet_int_column_written_as_floats_loads_its_whole_values(tmp_path: Path) -> None:
+    """pandas writes an int column with a null as float64: whole values load as the integers;
+    a fraction fails TYPE. A date delivered as a naive timestamp fails TYPE (the contract: native
+    timestamps must be timezone-aware); delivered as a date it loads."""
+    rows = pl.DataFrame(
+        {
+            "payment_id": ["P1", "P2", "P3"],
+            "policy_no": ["L1"] * 3,
+            "customer_no": ["L0001"] * 3,
+            "due_on": [date(2026, 11, 24)] * 3,
+            "paid_at": ["2026-11-24T09:00:00+09:00", None, "2026-11-24T09:00:00+09:00"],
+            "amount": [50000.0, 70000.0, 50000.5],
+            "method": ["AUTO_DEBIT"] * 3,
+            "result": ["PAID", "FAILED", "PAID"],
+        }
+    )
+    vb = validate(
+        write(tmp_path, "life/premium_payments", rows, fmt="parquet"), "life/premium_payments"
+    )
+    assert issues(vb) == [(3, "amount", "TYPE")]
+    assert vb.loaded["amount"].to_list() == [50000, 70000]
+    assert vb.loaded["due_on"].to_list() == [date(2026, 11, 24)] * 2
+    assert vb.quarantine["value"].to_list() == ["50000.5"]
+    naive = rows.head(1).with_columns(pl.col("due_on").cast(pl.Datetime("ns")))
+    vb = validate(
+        write(tmp_path / "n", "life/premium_payments", naive, fmt="parquet"),
+        "life/premium_payments",
+    )
+    assert issues(vb) == [(1, "due_on", "TYPE")]
 
 
 def test_parquet_that_cannot_be_read_is_a_decode_error(tmp_path: Path) -> None:
@@ -873,7 +906,15 @@ def test_timestamp_forms(tmp_path: Path) -> None:
         "2026-11-24T23:59:60+09:00": None,  # leap second
         "2026-11-24T13:05:09.1234567891+09:00": None,  # more than 9 fractional digits
         "2026-11-24t13:05:09+09:00": None,
-        "2026-11-24T13:05+09:00": None,
+        # to the minute, as Java's OffsetDateTime.toString() writes a time whose seconds are 0
+        "2026-11-24T13:05+09:00": datetime(2026, 11, 24, 4, 5, tzinfo=UTC),
+        "2026-11-24T04:05Z": datetime(2026, 11, 24, 4, 5, tzinfo=UTC),
+        "2026-11-24T13:05+09": datetime(2026, 11, 24, 4, 5, tzinfo=UTC),
+        "2026-11-24T13:05": None,  # no offset
+        "2026-11-24 13:05+09:00": None,  # a space is RFC 3339, not ISO 8601 (test_row_check)
+        "2026-11-24T13+09:00": None,
+        "2026-11-24T13:5+09:00": None,
+        "2026-11-24T13:05.5+09:00": None,  # a fraction needs seconds
         "2026-02-29T13:05:09+09:00": None,
         "0001-01-01T00:30:00+01:00": None,  # year 0 in UTC
         "9999-12-31T23:59:59-09:00": None,  # year 10000 in UTC
@@ -887,6 +928,9 @@ def test_timestamp_forms(tmp_path: Path) -> None:
     assert issues(vb) == [
         (i + 1, "updated_at", "TYPE") for i, v in enumerate(forms.values()) if v is None
     ]
+    details = dict(zip(vb.quarantine["row_number"], vb.quarantine["detail"], strict=True))
+    for no_offset in ("2026-11-24T13:05:09", "2026-11-24T13:05"):
+        assert "no UTC offset" in details[list(forms).index(no_offset) + 1]
 
 
 def test_duplicated_keys_ignores_keys_with_a_null_part() -> None:
