@@ -5,8 +5,8 @@ to load (typed, pseudonymized, bronze schema) and the quarantine rows, or raises
 ``BatchRejected`` with the first batch-level reason that applies, in the contract's order,
 checked across all files of the batch before the next reason is looked at.
 
-Row checks are polars expressions over the frame of text from :mod:`parse` (integer and
-timestamp columns of a parquet part may arrive native, and are then taken as parsed); the
+Row checks are polars expressions over the frame of text from :mod:`parse` (integer, date
+and timestamp columns of a parquet part may arrive native, and are then taken as parsed); the
 only per-row Python is the gcid HMAC of the loaded customers rows.
 """
 

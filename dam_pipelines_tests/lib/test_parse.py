@@ -147,6 +147,13 @@ def test_records_whose_fields_only_add_up_are_a_decode_error(
     assert err.value.reason == "DECODE_ERROR" and words in err.value.detail
 
 
+def test_a_part_with_no_declared_column_still_has_its_records_checked() -> None:
+    # no column is read, so the reader refuses nothing: the exact check decides
+    with pytest.raises(BatchRejected) as err:
+        read_csv_part("p.csv", b"x,y\n1\n2,3,4\n", "utf-8", columns=["a"])
+    assert "line 2 (data row 1): has 1 field" in err.value.detail
+
+
 @pytest.mark.parametrize(
     "data",
     [
