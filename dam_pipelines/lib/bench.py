@@ -101,8 +101,8 @@ def _rows(path: Path) -> int:
 def _night(settings: Any, d: date, run: str) -> dict[str, Stage]:
     """One night D through the library, stage by stage (what the nightly job runs)."""
     from dam_pipelines.lib.gold import card_category_trends, profile_inputs, write_gold
-    from dam_pipelines.lib.governance import make_suppressor
-    from dam_pipelines.lib.governance.erasure import apply_erasures, scrub_gold
+    from dam_pipelines.lib.governance import apply_night_rules, make_suppressor
+    from dam_pipelines.lib.governance.erasure import scrub_gold
     from dam_pipelines.lib.governance.marketing import build_marketing_audience
     from dam_pipelines.lib.ingest import ingest_feeds
     from dam_pipelines.lib.profile import customer_profile
@@ -120,8 +120,8 @@ def _night(settings: Any, d: date, run: str) -> dict[str, Stage]:
         st.rows_out = sum(r.rows_loaded for r in reports.values())
     out["ingestion"] = st
     with measure() as st:
-        er = apply_erasures(settings, d, run_id=run, now=now)
-        st.rows_out = er.rows_deleted
+        er, expired = apply_night_rules(settings, d, run_id=run, now=now)
+        st.rows_out = er.rows_deleted + (expired.rows_deleted if expired else 0)
     out["night_erasures"] = st
     with measure() as st:
         res = build_silver(wh, d)
@@ -153,13 +153,12 @@ def _night(settings: Any, d: date, run: str) -> dict[str, Stage]:
 
 def _catch_up(settings: Any, d: date, run: str, *, gold: bool = False) -> Stage:
     """Bring the history up to D without timing it night by night: ingest every batch dated
-    up to D, apply the erasures effective up to D, build silver as of D (what a backfill does;
+    up to D, apply the erasures and the event expiry effective up to D, build silver as of D (what a backfill does;
     the checks of the skipped nights are not needed by later nights). With ``gold``, gold is
     built as of D too, as the night of D would have: the night after it then finds the trend
     cells it would find in production (``lib/trend_cells``)."""
     from dam_pipelines.lib.gold import build_gold
-    from dam_pipelines.lib.governance import make_suppressor
-    from dam_pipelines.lib.governance.erasure import apply_erasures
+    from dam_pipelines.lib.governance import apply_night_rules, make_suppressor
     from dam_pipelines.lib.ingest import ingest_feeds
     from dam_pipelines.lib.silver import build_silver
 
@@ -169,7 +168,7 @@ def _catch_up(settings: Any, d: date, run: str, *, gold: bool = False) -> Stage:
             settings, FEEDS, d.isoformat(), run_id=run, now=now, suppress=make_suppressor(settings)
         )
         st.rows_in = st.rows_out = sum(r.rows_loaded for r in reports.values())
-        apply_erasures(settings, d, run_id=run, now=now)
+        apply_night_rules(settings, d, run_id=run, now=now)
         build_silver(settings.warehouse_dir, d)
         if gold:
             build_gold(settings.warehouse_dir, d, k=settings.k_anonymity, refresh_silver=False)

@@ -8,6 +8,7 @@ folders), never through deltalake's threaded scan, which can abort the process a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +357,19 @@ def scan_holding(path: Path, column: str, values: Sequence[Any]) -> pl.LazyFrame
         if lo is None or hi is None or any(lo <= v <= hi for v in values)
     ]
     return _scan_files(path, dt, files)
+
+
+def may_hold_before(path: Path, column: str, day: date) -> bool:
+    """Whether a live file of the table at ``path`` may hold a row whose date (or date text,
+    or timestamp) ``column`` is before ``day``, by the log alone: the file's partition value,
+    else its minimum statistic; a file with neither may. No table: False."""
+    if not exists(path):
+        return False
+    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
+    paths = actions.get("path", [])
+    lows = actions.get(f"partition.{column}") or actions.get(f"min.{column}") or [None] * len(paths)
+    bound = day.isoformat()
+    return any(low is None or str(low)[:10] < bound for low in lows)
 
 
 def _scan_files(path: Path, dt: DeltaTable, files: Sequence[str]) -> pl.LazyFrame:

@@ -87,6 +87,8 @@ def test_erasure_and_audience_assets(settings: Settings) -> None:
         "2026-11-24",
         [{"request_id": "Q", "customer_no": "C1"}],
     )
+    # an event older than five years (cut-off 2021-11-24): the night deletes it too
+    write_bronze(settings, "card", "transactions", "2021-11-23", [{"approval_no": "OLD"}])
     delta.overwrite(
         settings.table_path("gold", "customer_profile"),
         pl.DataFrame(
@@ -109,6 +111,8 @@ def test_erasure_and_audience_assets(settings: Settings) -> None:
     assert res.success
     m = res.asset_materializations_for_node("audit__erasures")[0].metadata
     assert m["customers_erased"].value == 1 and m["verified"].value is True
+    assert m["events_older_than_retention_deleted"].value == 1
+    assert delta.read(settings.table_path("bronze", "card", "transactions")).height == 0
     a = res.asset_materializations_for_node("gold__marketing_audience")[0].metadata
     assert a["dagster/row_count"].value == 1 and a["gold_tables_vacuumed"].value == 2
     assert a["profiles_without_customers_record"].value == 1  # hand-made profile: no customer

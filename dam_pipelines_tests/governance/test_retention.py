@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from dam_pipelines.lib import delta
-from dam_pipelines.lib.governance import apply_erasures, run_purge
+from dam_pipelines.lib.gold import build_gold
+from dam_pipelines.lib.governance import apply_erasures, apply_night_rules, run_purge
+from dam_pipelines.lib.governance import audit as A
 from dam_pipelines.lib.governance.audit import read_records
 from dam_pipelines.lib.governance.rules import (
     closed_relationship_expired,
@@ -18,6 +21,7 @@ from dam_pipelines.lib.governance.rules import (
 )
 from dam_pipelines.lib.landing import write_batch
 from dam_pipelines.settings import Settings
+from dam_pipelines_tests.contract.kit import deliver, ingest, settings_for
 from dam_pipelines_tests.governance.helpers import tree_mentions, write_bronze
 
 
@@ -234,3 +238,45 @@ def test_purge_reverifies_erasures_by_hash_and_catches_a_resurrection(settings: 
     assert verify["verified"].to_list() == [True, False]
     assert "bronze/card/customers: 1 leftover rows" in verify["verification"][-1]
     assert "C7" not in verify["verification"][-1]
+
+
+def test_the_night_expires_events_older_than_five_years_before_gold(tmp_path: Path) -> None:
+    """Contract §5: events dated before the same day five years earlier are deleted as of D.
+    The trends have no lower bound, so the night itself applies the rule before silver and
+    gold are built (not only the weekly purge): an event dated 2021-11-25 (delivered then) is
+    counted as of 2026-11-24 and gone as of 2026-11-26, from the trends, silver and bronze."""
+    s = settings_for(tmp_path)
+    deliver(s, "card", "customers", "2026-11-24", {"customer_no": "C1"})
+    deliver(s, "card", "merchants", "2026-11-24", {"merchant_id": "M1"})
+    for day, approval, amount in (("2021-11-25", "OLD", "100"), ("2026-11-24", "NEW", "7")):
+        at = f"{day}T12:00:00+09:00"  # an event is never dated long before its batch
+        deliver(
+            s,
+            "card",
+            "transactions",
+            day,
+            {"approval_no": approval, "approved_at": at, "amount": amount},
+        )
+    deliver(s, "card", "merchants", "2026-11-26", {"merchant_id": "M1"})
+
+    def night(day: str) -> tuple[pl.DataFrame, A.AuditRecord | None]:
+        ingest(s, day)
+        _, expired = apply_night_rules(s, date.fromisoformat(day), run_id=day)
+        build_gold(s.warehouse_dir, date.fromisoformat(day), k=1)
+        return pl.read_delta(str(s.warehouse_dir / "gold" / "card_category_trends")), expired
+
+    trends, expired = night("2026-11-24")
+    assert expired is None  # cut-off 2021-11-24: exactly five years is kept, nothing to do
+    assert trends.select("month", "net_amount").rows() == [("2021-11", 100), ("2026-11", 7)]
+    trends, expired = night("2026-11-26")
+    assert trends.select("month", "net_amount").rows() == [("2026-11", 7)]
+    assert expired is not None and expired.verified and expired.rows_deleted == 2
+    for layer in ("bronze", "silver"):
+        tx = pl.read_delta(str(s.warehouse_dir / layer / "card" / "transactions"))
+        assert tx["approval_no"].to_list() == ["NEW"], layer
+    audit = read_records(s.warehouse_dir).filter(pl.col("kind") == "events")
+    assert audit.select("as_of_date", "rows_deleted", "verified").rows() == [
+        (date(2026, 11, 26), 2, True)
+    ]
+    # the weekly purge of the same day finds nothing left of the rule
+    assert run_purge(s, date(2026, 11, 26), run_id="purge").rows_deleted == 0

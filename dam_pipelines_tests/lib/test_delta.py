@@ -42,3 +42,17 @@ def test_scan_holding_keeps_files_without_statistics_for_the_column(tmp_path: Pa
     _batches(path, ["month"])  # no min/max of business_date in the log
     lf = delta.scan_holding(path, "business_date", [date(2026, 3, 2)])
     assert lf is not None and lf.collect().height == 12  # every file: the caller filters
+
+
+def test_may_hold_before_reads_partition_values_then_statistics(tmp_path: Path) -> None:
+    with_stats, without, by_day = tmp_path / "s", tmp_path / "n", tmp_path / "p"
+    _batches(with_stats, ["month", "business_date"])
+    _batches(without, ["month"])
+    assert delta.may_hold_before(with_stats, "business_date", date(2026, 3, 2))  # 03-01
+    assert not delta.may_hold_before(with_stats, "business_date", date(2026, 3, 1))
+    assert delta.may_hold_before(without, "business_date", date(2000, 1, 1))  # unknown: may
+    for day in ("2026-03-01", "2026-03-02"):  # a partition value, as text in the log
+        delta.append(by_day, pl.DataFrame({"day": [day], "v": [1]}), partition_by=["day"])
+    assert delta.may_hold_before(by_day, "day", date(2026, 3, 2))
+    assert not delta.may_hold_before(by_day, "day", date(2026, 3, 1))
+    assert not delta.may_hold_before(tmp_path / "missing", "day", date(2026, 3, 1))

@@ -10,8 +10,9 @@ from dam_pipelines.defs.partitions import daily
 from dam_pipelines.defs.resources import DamResource
 from dam_pipelines.lib.governance.audit import ERASURES
 from dam_pipelines.lib.governance.catalog import asset_metadata
-from dam_pipelines.lib.governance.erasure import apply_erasures, scrub_gold, unbacked_profiles
+from dam_pipelines.lib.governance.erasure import scrub_gold, unbacked_profiles
 from dam_pipelines.lib.governance.marketing import AUDIENCE, PROFILE, build_marketing_audience
+from dam_pipelines.lib.governance.retention import apply_night_rules
 from dam_pipelines.lib.ingest import QUARANTINE
 
 ERASURES_KEY = dg.AssetKey(list(ERASURES))
@@ -41,15 +42,17 @@ def catalog_metadata(table: str) -> dict[str, object]:
     metadata=catalog_metadata("audit/erasures"),
 )
 def audit_erasures(context: dg.AssetExecutionContext, dam: DamResource) -> dg.MaterializeResult:
-    """Erasure requests and the 5-year closed-relationship rule, effective in the night D:
-    the customer's rows of that affiliate from batches on or before the request leave bronze,
-    silver and the quarantine, the files are vacuumed, a scan proves it, and a record without
-    any identifier is appended here (contract §5). Silver and gold are built after this."""
+    """Erasure requests and the 5-year rule, effective in the night D: the customer's rows of
+    that affiliate from batches on or before the request leave bronze, silver and the
+    quarantine, the files are vacuumed, a scan proves it, and a record without any
+    identifier is appended here (contract §5); events dated before the same day five years
+    earlier are deleted too. Silver and gold are built after this."""
     settings = dam.settings()
     d = date.fromisoformat(context.partition_key)
-    report = apply_erasures(
+    report, expired = apply_night_rules(
         settings, d, run_id=context.run_id, now=datetime.now(UTC), log=context.log.info
     )
+    verified = report.verified and (expired is None or expired.verified)
     # Counts only: never a customer number or gcid in Dagster's event log.
     meta: dict[str, object] = {
         **table_metadata(settings.table_path(*ERASURES)),
@@ -57,9 +60,10 @@ def audit_erasures(context: dg.AssetExecutionContext, dam: DamResource) -> dg.Ma
         "requests_for_unknown_customers": report.no_customer,
         "rows_deleted": report.rows_deleted,
         "tables_touched": ", ".join(report.tables_touched) or "none",
-        "verified": report.verified,
+        "events_older_than_retention_deleted": expired.rows_deleted if expired else 0,
+        "verified": verified,
     }
-    if not report.verified:
+    if not verified:
         raise dg.Failure("erasure verification found leftovers: see audit/erasures", metadata=meta)
     return dg.MaterializeResult(metadata=meta)
 

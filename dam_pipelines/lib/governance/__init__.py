@@ -9,7 +9,7 @@ from dam_pipelines.lib.governance.erasure import (
     unbacked_profiles,
 )
 from dam_pipelines.lib.governance.marketing import build_marketing_audience
-from dam_pipelines.lib.governance.retention import PurgeReport, run_purge
+from dam_pipelines.lib.governance.retention import PurgeReport, apply_night_rules, run_purge
 from dam_pipelines.lib.governance.suppression import make_suppressor
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "PurgeReport",
     "affected_gcids",
     "apply_erasures",
+    "apply_night_rules",
     "asset_metadata",
     "build_marketing_audience",
     "catalog",

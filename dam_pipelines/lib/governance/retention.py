@@ -102,15 +102,83 @@ def purge_events(settings: Settings, as_of: date, report: PurgeReport) -> A.Audi
         names.append(feed.name)
         for layer in ("bronze", "silver"):
             table, path = _tables_of(wh, layer, feed)
-            if delta.exists(path) and "event_date" in delta.scan(path).collect_schema():
+            n = 0  # the log rules most tables out: their dates all lie after the cut-off
+            if delta.may_hold_before(path, "event_date", cutoff) and (
+                "event_date" in delta.scan(path).collect_schema()
+            ):
                 n = _delete(report, table, path, f"event_date < CAST({lit} AS DATE)")
+            if delta.exists(path):
                 rec.changes.append(A.TableChange(table, n))
     # Quarantined rows of event batches dated before the cut-off: all their events are older.
     q = wh / "audit" / "quarantine"
     feeds = ", ".join(delta.sql_literal(n) for n in sorted(set(names)))
-    n = _delete(report, "audit/quarantine", q, f"feed IN ({feeds}) AND business_date < {lit}")
+    n = 0
+    if delta.may_hold_before(q, "business_date", cutoff):
+        n = _delete(report, "audit/quarantine", q, f"feed IN ({feeds}) AND business_date < {lit}")
     rec.changes.append(A.TableChange("audit/quarantine", n))
     return rec
+
+
+def expire_events(
+    settings: Settings,
+    as_of: date,
+    *,
+    run_id: str = "",
+    lock: bool = True,
+    now: datetime | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> A.AuditRecord | None:
+    """The event half of the five-year rule (contract §5), applied in the night of D before
+    silver and gold are built, so that no table published as of D counts an event dated
+    before ``years_before(D, event_years)`` (the trends have no lower bound). The same rows
+    :func:`purge_events` deletes; the weekly purge vacuums their files.
+
+    Usually nothing is that old, and the log alone says so (no commit, no record). When rows
+    go, the card window sums are kept in step (the events lie before any window) and a record
+    is appended to ``audit/erasures``, verified by a scan that finds no live event older
+    than the cut-off. Returns the record, or None when nothing was deleted.
+    """
+    if lock:
+        with warehouse_lock(settings.warehouse_dir):
+            return expire_events(settings, as_of, run_id=run_id, lock=False, now=now, log=log)
+    wh, cutoff = settings.warehouse_dir, event_cutoff(as_of, settings.retention.event_years)
+    window = card_window.versions(wh)
+    report = PurgeReport(as_of)
+    rec = purge_events(settings, as_of, report)
+    if not report.rows_deleted:
+        return None
+    card_window.follow(wh, window, deleted_before=cutoff)
+    leftovers = check_retention(settings, as_of)
+    rec.verified = not leftovers
+    rec.verification = (
+        f"{rec.rows_deleted} rows deleted; "
+        + ("; ".join(leftovers) if leftovers else "no live event dated before the cut-off")
+        + "; their files are vacuumed by the weekly purge"
+    )
+    rec.tables_scanned = len(rec.changes)
+    A.append_records(wh, [rec], now=now or datetime.now(UTC), run_id=run_id)
+    log(f"events dated before {cutoff}: {rec.rows_deleted} rows deleted; verified={rec.verified}")
+    return rec
+
+
+def apply_night_rules(
+    settings: Settings,
+    as_of: date,
+    *,
+    run_id: str = "",
+    now: datetime | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple[ErasureReport, A.AuditRecord | None]:
+    """What the night of D applies of contract §5 before silver, under one hold of the
+    warehouse lock: the erasures effective on D (requests and closed relationships,
+    :func:`apply_erasures`) and the events older than five years (:func:`expire_events`).
+    The snapshot history and landing rules, which no published table sees, and the vacuum
+    of everything are the weekly purge's."""
+    now = now or datetime.now(UTC)
+    with warehouse_lock(settings.warehouse_dir):
+        erased = apply_erasures(settings, as_of, run_id=run_id, lock=False, now=now, log=log)
+        expired = expire_events(settings, as_of, run_id=run_id, lock=False, now=now, log=log)
+    return erased, expired
 
 
 def _latest_snapshot(path: Path, column: str, as_of: date) -> str | None:
