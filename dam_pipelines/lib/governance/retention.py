@@ -120,13 +120,7 @@ def purge_events(settings: Settings, as_of: date, report: PurgeReport) -> A.Audi
 
 
 def expire_events(
-    settings: Settings,
-    as_of: date,
-    *,
-    run_id: str = "",
-    lock: bool = True,
-    now: datetime | None = None,
-    log: Callable[[str], None] = lambda _m: None,
+    settings: Settings, as_of: date, run_id: str, now: datetime, log: Callable[[str], None]
 ) -> A.AuditRecord | None:
     """The event half of the five-year rule (contract §5), applied in the night of D before
     silver and gold are built, so that no table published as of D counts an event dated
@@ -136,11 +130,9 @@ def expire_events(
     Usually nothing is that old, and the log alone says so (no commit, no record). When rows
     go, the card window sums are kept in step (the events lie before any window) and a record
     is appended to ``audit/erasures``, verified by a scan that finds no live event older
-    than the cut-off. Returns the record, or None when nothing was deleted.
+    than the cut-off. Returns the record, or None when nothing was deleted. The caller holds
+    the warehouse lock (:func:`apply_night_rules`).
     """
-    if lock:
-        with warehouse_lock(settings.warehouse_dir):
-            return expire_events(settings, as_of, run_id=run_id, lock=False, now=now, log=log)
     wh, cutoff = settings.warehouse_dir, event_cutoff(as_of, settings.retention.event_years)
     window = card_window.versions(wh)
     report = PurgeReport(as_of)
@@ -156,7 +148,7 @@ def expire_events(
         + "; their files are vacuumed by the weekly purge"
     )
     rec.tables_scanned = len(rec.changes)
-    A.append_records(wh, [rec], now=now or datetime.now(UTC), run_id=run_id)
+    A.append_records(wh, [rec], now=now, run_id=run_id)
     log(f"events dated before {cutoff}: {rec.rows_deleted} rows deleted; verified={rec.verified}")
     return rec
 
@@ -177,7 +169,7 @@ def apply_night_rules(
     now = now or datetime.now(UTC)
     with warehouse_lock(settings.warehouse_dir):
         erased = apply_erasures(settings, as_of, run_id=run_id, lock=False, now=now, log=log)
-        expired = expire_events(settings, as_of, run_id=run_id, lock=False, now=now, log=log)
+        expired = expire_events(settings, as_of, run_id, now, log)
     return erased, expired
 
 
