@@ -153,10 +153,10 @@ def _night(settings: Any, d: date, run: str) -> dict[str, Stage]:
 
 def _catch_up(settings: Any, d: date, run: str, *, gold: bool = False) -> Stage:
     """Bring the history up to D without timing it night by night: ingest every batch dated
-    up to D, apply the erasures and the event expiry effective up to D, build silver as of D (what a backfill does;
-    the checks of the skipped nights are not needed by later nights). With ``gold``, gold is
-    built as of D too, as the night of D would have: the night after it then finds the trend
-    cells it would find in production (``lib/trend_cells``)."""
+    up to D, apply the erasures and the event expiry effective up to D, build silver as of D
+    (what a backfill does; the checks of the skipped nights are not needed by later nights).
+    With ``gold``, gold is built as of D too, as the night of D would have: the night after it
+    then finds the trend cells it would find in production (``lib/trend_cells``)."""
     from dam_pipelines.lib.gold import build_gold
     from dam_pipelines.lib.governance import apply_night_rules, make_suppressor
     from dam_pipelines.lib.ingest import ingest_feeds

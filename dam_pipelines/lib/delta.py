@@ -300,6 +300,12 @@ def history_operations(path: Path) -> list[str]:
     return [h.get("operation", "") for h in DeltaTable(str(path)).history()]
 
 
+def _add_actions(dt: DeltaTable) -> dict[str, list[Any]]:
+    """The live files of the table's current version as columns: ``path``, and per file its
+    ``partition.<column>`` values and ``min.`` / ``max.`` / ``null_count.`` statistics."""
+    return pa.table(dt.get_add_actions(flatten=True)).to_pydict()
+
+
 def partition_files(path: Path, column: str) -> dict[str, list[str]]:
     """Live data files of a table partitioned by ``column``: partition value (text) -> paths.
 
@@ -308,7 +314,7 @@ def partition_files(path: Path, column: str) -> dict[str, list[str]]:
     """
     if not exists(path):
         return {}
-    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
+    actions = _add_actions(DeltaTable(str(path)))
     values = actions.get(f"partition.{column}", [None] * len(actions.get("path", [])))
     out: dict[str, list[str]] = {}
     for value, file in zip(values, actions.get("path", []), strict=True):
@@ -347,7 +353,7 @@ def scan_holding(path: Path, column: str, values: Sequence[Any]) -> pl.LazyFrame
     if not exists(path):
         return None
     dt = DeltaTable(str(path))
-    actions = pa.table(dt.get_add_actions(flatten=True)).to_pydict()
+    actions = _add_actions(dt)
     paths = actions.get("path", [])
     lows = actions.get(f"min.{column}", [None] * len(paths))
     highs = actions.get(f"max.{column}", [None] * len(paths))
@@ -365,7 +371,7 @@ def may_hold_before(path: Path, column: str, day: date) -> bool:
     else its minimum statistic; a file with neither may. No table: False."""
     if not exists(path):
         return False
-    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
+    actions = _add_actions(DeltaTable(str(path)))
     paths = actions.get("path", [])
     lows = actions.get(f"partition.{column}") or actions.get(f"min.{column}") or [None] * len(paths)
     bound = day.isoformat()
@@ -476,7 +482,7 @@ def live_files(path: Path) -> list[str]:
     """Data files referenced by the current version, relative to the table root."""
     from urllib.parse import unquote
 
-    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
+    actions = _add_actions(DeltaTable(str(path)))
     return sorted(unquote(f) for f in actions.get("path", []))
 
 

@@ -102,13 +102,14 @@ def purge_events(settings: Settings, as_of: date, report: PurgeReport) -> A.Audi
         names.append(feed.name)
         for layer in ("bronze", "silver"):
             table, path = _tables_of(wh, layer, feed)
+            if not delta.exists(path):
+                continue
             n = 0  # the log rules most tables out: their dates all lie after the cut-off
             if delta.may_hold_before(path, "event_date", cutoff) and (
                 "event_date" in delta.scan(path).collect_schema()
             ):
                 n = _delete(report, table, path, f"event_date < CAST({lit} AS DATE)")
-            if delta.exists(path):
-                rec.changes.append(A.TableChange(table, n))
+            rec.changes.append(A.TableChange(table, n))
     # Quarantined rows of event batches dated before the cut-off: all their events are older.
     q = wh / "audit" / "quarantine"
     feeds = ", ".join(delta.sql_literal(n) for n in sorted(set(names)))
